@@ -64,3 +64,6 @@ OPTIONAL_ASSET_CUSTOM_FIELDS: Final = (CF_AREA, CF_ADDRESS)
 
 # RT ticket statuses that count as open for deduplication and resolve_ticket.
 OPEN_TICKET_STATUSES: Final = ("new", "open", "stalled")
+
+# Event fired on the bus for each ticket an action created, commented on or resolved.
+EVENT_TICKET: Final = "ha_rt_ticket"
