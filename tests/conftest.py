@@ -1,0 +1,72 @@
+"""Fixtures shared by all tests: Home Assistant's custom integration loader and a real RT 5."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+import pytest_socket
+
+from .rt_server import RT_SERVER, RTServer, rt_installed
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/ha_rt; without it setup finds no integration."""
+
+
+@contextlib.contextmanager
+def _sockets_allowed() -> Iterator[None]:
+    """Allow new sockets for a moment, then restore what pytest-socket allowed before.
+
+    pytest-homeassistant-custom-component blocks every non-Unix socket in each test's set-up
+    unless the test requests `socket_enabled`, and a session fixture cannot request that
+    function fixture. Connections stay limited to 127.0.0.1 by the plugin's host filter.
+    """
+    saved = socket.socket
+    pytest_socket.enable_socket()
+    try:
+        yield
+    finally:
+        socket.socket = saved  # type: ignore[misc]
+
+
+class PytestRTServer(RTServer):
+    """RTServer whose start-up also works while pytest-socket blocks new sockets."""
+
+    def open(self) -> None:
+        """Create and start the instance."""
+        with _sockets_allowed():
+            super().open()
+
+    def start(self) -> None:
+        """Restart the web server (after `stop`, for outage tests)."""
+        with _sockets_allowed():
+            super().start()
+
+
+@pytest.fixture(scope="session")
+def rt_server() -> Iterator[RTServer]:
+    """Return a real RT 5 on https://127.0.0.1, shared by the whole test session.
+
+    It holds the queue "Facilities", the catalog "Home Assistant Devices", the API user "ha"
+    with the rights the integration needs (`token`) and a superuser token (`admin_token`).
+    Tests that need isolation make their own queue or catalog with `create_queue` and
+    `create_catalog`. Tests that talk to it over HTTP must request `socket_enabled`.
+
+    Without the RT packages the tests that use it are skipped, or fail when CI=true.
+    """
+    if not rt_installed():
+        msg = f"{RT_SERVER} not found: install RT 5 with scripts/install-rt"
+        if os.environ.get("CI", "").lower() in {"1", "true"}:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+    with PytestRTServer() as server:
+        yield server
