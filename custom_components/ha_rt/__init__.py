@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
+from typing import TYPE_CHECKING
+
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
-from .data import RTConfigEntry
-from .services import async_setup_services
+from .issues import async_delete_entry_issues
 from .runtime import async_create_runtime_data
+from .services import async_setup_services
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+    from .data import RTConfigEntry
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -22,8 +28,9 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa:
 
 async def async_setup_entry(hass: HomeAssistant, entry: RTConfigEntry) -> bool:
     """Connect to RT, check the queue and catalog, and start the asset sync."""
+    # The options flow reloads the entry itself (OptionsFlowWithReload), and so do
+    # reauthentication and reconfiguration, so no update listener is needed.
     entry.runtime_data = await async_create_runtime_data(hass, entry)
-    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True
 
 
@@ -34,6 +41,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: RTConfigEntry) -> bool:
     return True
 
 
-async def _async_update_listener(hass: HomeAssistant, entry: RTConfigEntry) -> None:
-    """Reload the entry so changed options take effect."""
-    await hass.config_entries.async_reload(entry.entry_id)
+async def async_remove_entry(hass: HomeAssistant, entry: RTConfigEntry) -> None:
+    """Delete the entry's repair issues, which nothing would clear once it is gone."""
+    async_delete_entry_issues(hass, entry.entry_id)
