@@ -180,7 +180,7 @@ class _LockSlot:
 
 
 class DeviceLocks:
-    """One asyncio lock per device, dropped again when nobody holds or waits for it."""
+    """One asyncio lock per device, dropped again when no task holds or awaits it."""
 
     def __init__(self) -> None:
         """Start with no locks."""
@@ -251,7 +251,7 @@ def open_tickets_query(queue: str, device_id: str) -> str:
 def _is_permission_denied(error: RTError) -> bool:
     """Tell whether RT refused a request for a missing right.
 
-    RT 5.0.3 answers 403 for some refusals, 400 "Permission Denied" for a comment, and
+    RT 5.0.3 responds with 403 to some refusals, 400 "Permission Denied" to a comment, and
     200 with "Ticket N: Permission Denied" in the message list for an update.
     """
     if isinstance(error, RTPermissionError):
@@ -336,6 +336,10 @@ class TicketManager:
         attempt searches before it writes: a create that timed out after RT received it
         is found by the next attempt and commented on instead of created twice. Raises
         TicketDeliveryError when the last attempt fails or the fault is not transient.
+
+        NOTE: the lock works within one Home Assistant process. Two processes, or a create
+        that a multi-worker RT is still processing when the retry's search runs, can still
+        give two tickets.
         """
         async with self.locks.hold(request.device_id):
             result = await self._async_retry(
@@ -375,6 +379,9 @@ class TicketManager:
         if open_ticket_ids:
             ticket_id = open_ticket_ids[0]
             progress.step, progress.ticket_id = "comment", ticket_id
+
+            # NOTE: a comment that timed out after RT stored it is sent again by the retry,
+            # so the ticket can get the same comment twice. REST2 has no idempotency key.
             await self._client.comment_ticket(ticket_id, request.text)
             return TicketResult(ticket_id, self.ticket_url(ticket_id), "commented")
 
@@ -394,7 +401,7 @@ class TicketManager:
     async def _async_verify_custom_fields(self, request: TicketRequest, ticket_id: int) -> None:
         """Read a created ticket back and raise when RT dropped its custom fields.
 
-        RT 5.0.3 answers 201 to a create even when it does not store a custom field (the
+        RT 5.0.3 responds with 201 to a create even when it does not store a custom field (the
         field is not applied to the queue, or the token's user lacks ModifyCustomField) and
         hides fields from users without SeeCustomField. Without DeviceId the deduplication
         search cannot find the ticket, so every later call would create another one. The
@@ -430,7 +437,7 @@ class TicketManager:
     async def _async_asset_id(self, device_id: str) -> int | None:
         """Return the id of the device's RT asset, or None when it has none.
 
-        The asset sync's device-to-asset map answers without a request once the device
+        The asset sync's device-to-asset map returns it without a request once the device
         is synced; only a device not synced yet costs an asset search.
         """
         return await self._entry.runtime_data.assets.async_find_asset_id(device_id)
@@ -445,8 +452,8 @@ class TicketManager:
             await self._async_retry(device_id, comment)
 
         async def resolve(progress: _Progress) -> None:
-            # The client reads the ticket back, because RT 5.0.3 answers 200 to a status
-            # change that it refused and reports the refusal only in its message list.
+            # The client reads the ticket back, because RT 5.0.3 responds with 200 to a
+            # status change that it refused and reports the refusal only in its messages.
             progress.step, progress.ticket_id = "resolve", ticket_id
             await self._client.set_ticket_status(ticket_id, RESOLVED_STATUS)
 
@@ -541,7 +548,7 @@ class TicketManager:
             },
         )
 
-    def _raise_failure(self, what: str, failure: TicketDeliveryError) -> NoReturn:
+    def _raise_failure(self, operation: str, failure: TicketDeliveryError) -> NoReturn:
         """Log a failed delivery once and raise it as a translated HomeAssistantError."""
         error = failure.error
         ticket = str(failure.ticket_id) if failure.ticket_id is not None else "none"
@@ -556,7 +563,7 @@ class TicketManager:
 
         LOGGER.error(
             "Could not %s for device %s (ticket %s, step %s) in RT %s: %s",
-            what,
+            operation,
             failure.device_id,
             ticket,
             failure.step,
