@@ -62,7 +62,8 @@ _PERMISSION_DENIED: Final = "Permission Denied"
 type TicketAction = Literal["created", "commented", "resolved"]
 type Step = Literal["search", "asset", "create", "verify", "comment", "resolve"]
 
-# The RT right each step needs on the queue, named in permission errors.
+# The RT right each step needs, on the queue or (for the asset search) on the catalog.
+# Permission errors name it.
 _RIGHT_FOR_STEP: Final[dict[Step, str]] = {
     "search": "ShowTicket",
     "asset": "ShowAsset",
@@ -410,7 +411,7 @@ class TicketManager:
         """
         try:
             ticket = await self._client.get_ticket(ticket_id)
-        except RTError as err:
+        except (RTError, UnsafeURLError) as err:
             LOGGER.debug(
                 "Could not read ticket %s back to check its custom fields: %s", ticket_id, err
             )
