@@ -79,6 +79,8 @@ class RTTarget:
     verify_ssl: bool
     allow_private_network: bool
     ssl_context: ssl.SSLContext | None = None
+    # Why verify_ssl is off or allow_private_network is on, printed with the config flow.
+    setting_reasons: tuple[str, ...] = ()
 
 
 @dataclass
@@ -199,10 +201,13 @@ def local_rt_target(server: RTServer) -> RTTarget:
         token=server.token,
         queue=server.queue,
         catalog=server.catalog,
-        # The local RT has a self-signed certificate and listens on 127.0.0.1.
         verify_ssl=False,
         allow_private_network=True,
         ssl_context=server.ssl_context(),
+        setting_reasons=(
+            "verify_ssl=false: the local RT has a self-signed certificate",
+            "allow_private_network=true: the local RT listens on 127.0.0.1",
+        ),
     )
 
 
@@ -214,6 +219,12 @@ def real_rt_target(options: argparse.Namespace) -> RTTarget:
         raise DemoError(msg)
 
     verify_ssl = not options.no_verify_ssl
+    reasons = []
+    if not verify_ssl:
+        reasons.append("verify_ssl=false: --no-verify-ssl was given")
+    if options.allow_private_network:
+        reasons.append("allow_private_network=true: --allow-private-network was given")
+
     return RTTarget(
         url=options.rt_url.rstrip("/"),
         token=token,
@@ -222,6 +233,7 @@ def real_rt_target(options: argparse.Namespace) -> RTTarget:
         verify_ssl=verify_ssl,
         allow_private_network=options.allow_private_network,
         ssl_context=None if verify_ssl else _unverified_context(),
+        setting_reasons=tuple(reasons),
     )
 
 
@@ -323,7 +335,9 @@ async def remove_offline_entries(client: HomeAssistantClient) -> None:
     for entry in entries:
         if entry["domain"] in OFFLINE_ONBOARDING_DOMAINS and entry["state"] != "loaded":
             await client.delete(f"/api/config/config_entries/entry/{entry['entry_id']}")
-            say(f"==> removed the {entry['title']!r} entry from onboarding: it needs the internet")
+            say(f"==> removed the failed {entry['title']!r} entry that onboarding added")
+            say("    It needs the internet, as do Met.no and Radio Browser. Their packages are not")
+            say("    installed, so all three failed to load; the errors in the log are expected.")
 
 
 async def add_integration(client: HomeAssistantClient, rt: RTTarget) -> None:
@@ -340,10 +354,8 @@ async def add_integration(client: HomeAssistantClient, rt: RTTarget) -> None:
     }
     printed_values = {**values, "token": "(hidden)"}
     say(f"==> adding the integration through the config flow: {show_json(printed_values)}")
-    if not rt.verify_ssl:
-        say("    verify_ssl=false: the local RT has a self-signed certificate")
-    if rt.allow_private_network:
-        say("    allow_private_network=true: the local RT listens on 127.0.0.1")
+    for reason in rt.setting_reasons:
+        say(f"    {reason}")
 
     result, steps = await client.add_integration(DOMAIN, values)
     entry = result["result"]
@@ -359,7 +371,9 @@ async def add_integration(client: HomeAssistantClient, rt: RTTarget) -> None:
 
 async def call_actions(client: HomeAssistantClient, device_id: str) -> int:
     """Sync assets, create a ticket twice for one device, resolve it; return the ticket id."""
-    await _call(client, "sync_assets", {})
+    synced = await _call(client, "sync_assets", {})
+    if synced.get("created") == 0 and synced.get("unchanged"):
+        say("    The integration's own sync at set-up created the assets, so none changed here.")
 
     first = await _call(
         client,
@@ -541,7 +555,9 @@ def main() -> int:
             rt_server.open()
             rt = local_rt_target(rt_server)
         home_assistant.wait_until_answering(HA_START_TIMEOUT_SECONDS)
-        timings.end_phase("RT and Home Assistant start")
+        timings.end_phase(
+            "Home Assistant start" if options.rt_url else "RT and Home Assistant start"
+        )
 
         asyncio.run(run_demo(home_assistant, rt, timings))
         if not options.once:
