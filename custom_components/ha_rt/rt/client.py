@@ -9,7 +9,7 @@ import ssl as ssl_module
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 from urllib.parse import quote as quote_path_segment
 
 from aiohttp import (
@@ -40,7 +40,7 @@ from .models import (
     parse_custom_field_values,
     parse_id,
 )
-from .paging import MAX_PAGES, PER_PAGE, Page, next_page_url
+from .paging import MAX_PAGES, PER_PAGE, PER_PAGE_WITH_CUSTOM_FIELDS, Page, next_page_url
 from .sql import equals
 
 if TYPE_CHECKING:
@@ -177,7 +177,20 @@ class RTClient:
         request_timeout: float = 10.0,
         ssl: ssl_module.SSLContext | bool = True,
     ) -> None:
-        """Set up the client for RT's web URL (the URL without /REST/2.0)."""
+        """Set up the client for RT's web URL (the URL without /REST/2.0).
+
+        Raises ValueError for a URL that is not absolute http(s), or a token that contains
+        whitespace or control characters, which no RT token does.
+        """
+        if not token or any(
+            character.isspace() or not character.isprintable() for character in token
+        ):
+            msg = (
+                "Invalid RT API token: it is empty or contains spaces, line breaks or control "
+                "characters; copy the token from RT again"
+            )
+            raise ValueError(msg)
+
         self._session = session
         self._close_session = False
         self._base_url = _rest_base_url(url)
@@ -316,7 +329,7 @@ class RTClient:
         body: bytes,
         location: str | None,
         retry_after: str | None,
-    ) -> None:
+    ) -> NoReturn:
         rt_message = _rt_message(body)
         detail = self._redact(f": {rt_message}" if rt_message else "")
 
@@ -350,11 +363,16 @@ class RTClient:
         raise RTAPIError(msg, status=status, messages=(rt_message,) if rt_message else ())
 
     async def _get_all_items(
-        self, path: str, params: Mapping[str, str], context: str
+        self,
+        path: str,
+        params: Mapping[str, str],
+        context: str,
+        *,
+        per_page: int = PER_PAGE,
     ) -> list[dict[str, Any]]:
         """Return the items of every page of a collection, in RT's order, without repeats."""
         first_page = self._base_url.join(URL(path, encoded=True)).update_query(
-            {**params, "per_page": str(PER_PAGE), "page": "1"}
+            {**params, "per_page": str(per_page), "page": "1"}
         )
         items: dict[int, dict[str, Any]] = {}
         url = first_page
@@ -370,14 +388,14 @@ class RTClient:
             for item in page.items:
                 items.setdefault(parse_id(item.get("id"), context), item)
 
-            if page.is_last(requested_page):
+            if page.is_last(requested_page, per_page):
                 return list(items.values())
 
             requested_page += 1
             url = next_page_url(page.next_page, first_page, requested_page)
 
         msg = (
-            f"RT returned more than {MAX_PAGES} pages of {PER_PAGE} items for {context}; "
+            f"RT returned more than {MAX_PAGES} pages of {per_page} items for {context}; "
             "narrow the search"
         )
         raise RTInvalidResponseError(msg)
@@ -537,6 +555,7 @@ class RTClient:
             "assets",
             {"query": query, "fields": ",".join(fields), "orderby": "id", "order": "ASC"},
             "asset search",
+            per_page=PER_PAGE_WITH_CUSTOM_FIELDS if with_custom_fields else PER_PAGE,
         )
         return [Asset.from_json(item) for item in items]
 

@@ -57,7 +57,8 @@ def parse_custom_field_values(data: object, context: str) -> dict[str, str]:
     """Map each custom field name to its first value, or "" when it has none.
 
     RT sends custom fields as a list of {"name": ..., "values": [...]}. The fields that
-    the integration uses allow one value each.
+    the integration uses allow one value each. After a value is deleted, RT 5.0.3 lists
+    it as null, which counts as no value.
     """
     if not isinstance(data, list):
         msg = f"Invalid RT response for {context}: 'CustomFields' is not a list"
@@ -68,14 +69,17 @@ def parse_custom_field_values(data: object, context: str) -> dict[str, str]:
         field = _require_object(entry, f"{context} custom field")
         name = _require_str(field, "name", f"{context} custom field")
         values = field.get("values")
-        if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
+        if not isinstance(values, list) or not all(
+            item is None or isinstance(item, str) for item in values
+        ):
             msg = (
                 f"Invalid RT response for {context}: "
                 f"values of custom field {name!r} are not a list of strings"
             )
             raise RTInvalidResponseError(msg)
 
-        result[name] = values[0] if values else ""
+        present = [item for item in values if item is not None]
+        result[name] = present[0] if present else ""
 
     return result
 

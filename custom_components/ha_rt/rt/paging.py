@@ -23,10 +23,16 @@ from yarl import URL
 
 from .errors import RTInvalidResponseError
 
+# RT caps per_page at 100.
 PER_PAGE = 100
 
-# Upper bound on pages fetched for one search: 1000 pages of 100 items. A search that
-# would need more is treated as a malformed response rather than looped on forever.
+# Asset searches that include CustomFields cost RT 5.0.3 30 to 80 ms per asset, measured
+# on 2 cores under a load average of 7 to 9. A page of 100 can then take 8 s, close to the
+# client's default request timeout, so these searches use smaller pages.
+PER_PAGE_WITH_CUSTOM_FIELDS = 25
+
+# Upper bound on pages fetched for one search (100 000 items at 100 per page). A search
+# that needs more is treated as a malformed response instead of looping forever.
 MAX_PAGES = 1000
 
 
@@ -82,9 +88,9 @@ class Page:
             next_page=next_page,
         )
 
-    def is_last(self, requested_page: int) -> bool:
-        """Tell whether no page follows this one, the page number `requested_page`."""
-        per_page = self.per_page or PER_PAGE
+    def is_last(self, requested_page: int, requested_per_page: int) -> bool:
+        """Tell whether no page follows this one, which was requested as `requested_page`."""
+        per_page = self.per_page or requested_per_page
         if len(self.items) < per_page:
             return True
 
@@ -99,9 +105,9 @@ def page_url(first_page: URL, page: int) -> URL:
 def next_page_url(next_page: str | None, first_page: URL, page: int) -> URL:
     """Return the URL to fetch page number `page`.
 
-    Follows RT's `next_page` only when it points at the same scheme, host, port and path
-    as the first request and asks for the expected page, because the client sends its API
-    token with every request. Otherwise it builds the URL from the first request.
+    The client sends its API token with every request. So it follows RT's `next_page`
+    only when that URL has the scheme, host, port and path of the first request, no user
+    name, and the expected page number. Otherwise it builds the URL from the first request.
     """
     if next_page is None:
         return page_url(first_page, page)
@@ -112,7 +118,9 @@ def next_page_url(next_page: str | None, first_page: URL, page: int) -> URL:
         return page_url(first_page, page)
 
     same_origin = (
-        candidate.scheme == first_page.scheme
+        candidate.user is None
+        and candidate.password is None
+        and candidate.scheme == first_page.scheme
         and (candidate.host or "").lower() == (first_page.host or "").lower()
         and candidate.port == first_page.port
         and candidate.path == first_page.path
