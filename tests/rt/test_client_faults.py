@@ -424,10 +424,14 @@ def test_invalid_url_rejected(url):
 @pytest.mark.parametrize(
     "token", ["", f"{TOKEN}\n", f"{TOKEN}\r\nX-Injected: 1", f" {TOKEN}", "a\x00b"]
 )
-def test_invalid_token_rejected(token):
-    with pytest.raises(ValueError, match="Invalid RT API token") as caught:
-        RTClient(None, "https://rt.example.com", token)
+async def test_invalid_token_never_sent(start_server, session, token):
+    server = await start_server(respond_with(lambda: json_response({"Version": "5.0.3"})))
+    client = RTClient(session, server.url, token)
 
+    with pytest.raises(RTAuthenticationError, match="Invalid RT API token") as caught:
+        await client.get_server_info()
+
+    assert server.requests == []
     assert TOKEN not in str(caught.value)
 
 

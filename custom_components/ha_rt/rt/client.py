@@ -179,18 +179,8 @@ class RTClient:
     ) -> None:
         """Set up the client for RT's web URL (the URL without /REST/2.0).
 
-        Raises ValueError for a URL that is not absolute http(s), or a token that contains
-        whitespace or control characters, which no RT token does.
+        Raises ValueError for a URL that is not absolute http(s).
         """
-        if not token or any(
-            character.isspace() or not character.isprintable() for character in token
-        ):
-            msg = (
-                "Invalid RT API token: it is empty or contains spaces, line breaks or control "
-                "characters; copy the token from RT again"
-            )
-            raise ValueError(msg)
-
         self._session = session
         self._close_session = False
         self._base_url = _rest_base_url(url)
@@ -260,11 +250,23 @@ class RTClient:
         if content_type is not None:
             headers[hdrs.CONTENT_TYPE] = content_type
 
+        request = f"{method} {url.path}"
+
+        # No RT token contains whitespace or control characters, and a line break would
+        # end the Authorization header, so such a token never leaves the client.
+        if not self._token or any(
+            character.isspace() or not character.isprintable() for character in self._token
+        ):
+            msg = (
+                f"Invalid RT API token ({request} not sent): it is empty or contains spaces, "
+                "line breaks or control characters; copy the token from RT again"
+            )
+            raise RTAuthenticationError(msg)
+
         if self._session is None:
             self._session = ClientSession()
             self._close_session = True
 
-        request = f"{method} {url.path}"
         try:
             async with asyncio.timeout(self._request_timeout):
                 # REST2 never redirects, so a redirect means the URL does not point at
