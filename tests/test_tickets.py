@@ -989,7 +989,7 @@ async def test_rejected_token_starts_reauth(hass, rig):
     assert flows[0]["context"]["entry_id"] == rig.entry.entry_id
 
 
-async def test_custom_field_check_runs_until_it_passes(rig):
+async def test_custom_field_check_stops_after_pass(rig):
     proxy, url = await rig.proxy()
     manager = rig.manager(url=url)
     first = rig.device("Checked sensor 1")
