@@ -29,12 +29,12 @@ def _sockets_allowed() -> Iterator[None]:
     unless the test requests `socket_enabled`, and a session fixture cannot request that
     function fixture. Connections stay limited to 127.0.0.1 by the plugin's host filter.
     """
-    saved = socket.socket
+    saved = (socket.socket, socket.getaddrinfo, socket.gethostbyname)
     pytest_socket.enable_socket()
     try:
         yield
     finally:
-        socket.socket = saved  # type: ignore[misc]
+        socket.socket, socket.getaddrinfo, socket.gethostbyname = saved  # type: ignore[misc]
 
 
 class PytestRTServer(RTServer):
