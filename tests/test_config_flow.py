@@ -31,6 +31,7 @@ from custom_components.ha_rt.const import (
     DOMAIN,
     TICKET_CUSTOM_FIELDS,
 )
+from custom_components.ha_rt.net import BlockedAddressError
 from custom_components.ha_rt.rt import (
     RTAPIError,
     RTAuthenticationError,
@@ -300,6 +301,11 @@ async def test_user_step_accepts_catalog_without_assets(
     ("method", "exception", "error"),
     [
         ("get_server_info", RTTimeoutError("timed out"), "cannot_connect"),
+        (
+            "get_server_info",
+            BlockedAddressError("rebound", host="rt.example.test", address=None),
+            "invalid_url",
+        ),
         ("get_server_info", RTPermissionError("403"), "invalid_auth"),
         ("get_server_info", RTNotFoundError("404"), "not_rt_server"),
         ("get_server_info", RTInvalidResponseError("HTML"), "not_rt_server"),
@@ -351,7 +357,14 @@ async def test_user_step_unknown_error_logged(
 
 
 @pytest.mark.parametrize(
-    "ha_url", ["homeassistant.local:8123", "ftp://homeassistant.local", "http://", "not a url"]
+    "ha_url",
+    [
+        "homeassistant.local:8123",
+        "ftp://homeassistant.local",
+        "http://",
+        "not a url",
+        "http://[::1",
+    ],
 )
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_user_step_invalid_ha_url_recovers(
@@ -768,6 +781,7 @@ async def test_options_flow_saves_and_reloads(
         ("catalog_missing_fields", {"base": "missing_custom_fields"}),
         ("invalid_ha_url", {CONF_HA_URL: "invalid_ha_url"}),
         ("wrong_token_in_entry", {"base": "invalid_auth"}),
+        ("entry_url_now_refused", {"base": "invalid_url"}),
     ],
 )
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -780,10 +794,14 @@ async def test_options_flow_errors_recover(
         "catalog_missing_fields": {CONF_CATALOG: create_catalog(trusted_rt, ["DeviceId"])},
         "invalid_ha_url": {CONF_HA_URL: "homeassistant.local"},
         "wrong_token_in_entry": {},
+        "entry_url_now_refused": {},
     }
-    wrong_token = case == "wrong_token_in_entry"
-    entry_changes = {CONF_TOKEN: WRONG_TOKEN} if wrong_token else {}
-    entry = await _loaded_entry(hass, rt_config_entry(trusted_rt, **entry_changes))
+    # These cases break the entry's stored connection; the fix is made before the retry.
+    entry_changes: dict[str, dict[str, Any]] = {
+        "wrong_token_in_entry": {CONF_TOKEN: WRONG_TOKEN},
+        "entry_url_now_refused": {CONF_ALLOW_PRIVATE_NETWORK: False},
+    }
+    entry = await _loaded_entry(hass, rt_config_entry(trusted_rt, **entry_changes.get(case, {})))
     result = await start_options_flow(hass, entry.entry_id)
 
     result = await submit_options(hass, result["flow_id"], {**options, **overrides[case]})
@@ -791,9 +809,10 @@ async def test_options_flow_errors_recover(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
 
-    if wrong_token:
+    if case in entry_changes:
         hass.config_entries.async_update_entry(
-            entry, data={**entry.data, CONF_TOKEN: trusted_rt.token}
+            entry,
+            data={**entry.data, CONF_TOKEN: trusted_rt.token, CONF_ALLOW_PRIVATE_NETWORK: True},
         )
     result = await submit_options(hass, result["flow_id"], options)
 

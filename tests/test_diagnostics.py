@@ -22,7 +22,7 @@ from custom_components.ha_rt.const import (
     CONF_URL,
     TICKET_CUSTOM_FIELDS,
 )
-from custom_components.ha_rt.rt import RTClient, RTConnectionError
+from custom_components.ha_rt.rt import RTAPIError, RTClient, RTConnectionError
 
 from .entry_helpers import (
     ADDRESS,
@@ -114,4 +114,20 @@ async def test_diagnostics_reports_rt_failure(
     assert diagnostics["rt"] == {
         "failure": "cannot_connect",
         "error": f"Cannot connect to RT at {REDACTED} ({REDACTED}): reset",
+    }
+
+
+async def test_diagnostics_reports_rt_error(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    error = RTAPIError("RT rejected GET /REST/2.0/catalog/7 (HTTP 500)", status=500)
+
+    with patch.object(RTClient, "get_catalog", side_effect=error):
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry)
+
+    assert diagnostics["rt"] == {
+        "failure": "RTAPIError",
+        "error": "RT rejected GET /REST/2.0/catalog/7 (HTTP 500)",
     }
