@@ -401,6 +401,21 @@ async def test_user_step_same_server_and_queue_aborts(
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
+async def test_user_step_parallel_flow_aborts(hass: HomeAssistant, trusted_rt: RTServer) -> None:
+    first = await start_user_flow(hass)
+    first = await submit(
+        hass, first["flow_id"], flow_input(trusted_rt, **{CONF_TOKEN: WRONG_TOKEN})
+    )
+    assert first["errors"] == {"base": "invalid_auth"}
+    second = await start_user_flow(hass)
+
+    second = await submit(hass, second["flow_id"], flow_input(trusted_rt))
+
+    assert second["type"] is FlowResultType.ABORT
+    assert second["reason"] == "already_in_progress"
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
 async def test_user_step_same_server_other_queue(hass: HomeAssistant, trusted_rt: RTServer) -> None:
     rt_config_entry(trusted_rt).add_to_hass(hass)
     other_queue = create_queue(trusted_rt)
@@ -828,7 +843,7 @@ def test_translations_cover_flow_errors() -> None:
 
     assert flow_errors <= set(strings["config"]["error"])
     assert flow_errors <= set(strings["options"]["error"])
-    assert {"already_configured"} <= set(strings["config"]["abort"])
+    assert {"already_configured", "already_in_progress"} <= set(strings["config"]["abort"])
     assert set(strings["config"]["step"]) == {"user", "reauth_confirm", "reconfigure"}
     assert set(strings["options"]["step"]) == {"init"}
     assert "{missing_custom_fields}" in strings["config"]["error"]["missing_custom_fields"]
