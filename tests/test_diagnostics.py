@@ -70,6 +70,8 @@ async def test_diagnostics_redacts_settings(
 ) -> None:
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry)
 
+    assert diagnostics["state"] == "loaded"
+    assert diagnostics["setup_error"] is None
     assert diagnostics["data"][CONF_TOKEN] == REDACTED
     assert diagnostics["data"][CONF_URL] == REDACTED
     assert diagnostics["options"][CONF_HA_URL] == REDACTED
@@ -131,3 +133,38 @@ async def test_diagnostics_reports_rt_error(
         "failure": "RTAPIError",
         "error": "RT rejected GET /REST/2.0/catalog/7 (HTTP 500)",
     }
+
+
+async def test_diagnostics_of_entry_not_loaded(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, trusted_rt: RTServer
+) -> None:
+    entry = rt_config_entry(trusted_rt, queue="No such queue")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics["state"] == "setup_retry"
+    assert diagnostics["setup_error"] == "setup_queue_not_found"
+    assert diagnostics["rt"]["failure"] == "queue_not_found"
+    assert "No such queue" in diagnostics["rt"]["error"]
+    assert trusted_rt.token not in json.dumps(diagnostics)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_diagnostics_of_entry_with_refused_url(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, trusted_rt: RTServer
+) -> None:
+    entry = rt_config_entry(trusted_rt, allow_private_network=False)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics["state"] == "setup_retry"
+    assert diagnostics["rt"]["failure"] == "invalid_url"
+    assert "127.0.0.1" not in diagnostics["rt"]["error"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
