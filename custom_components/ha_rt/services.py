@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import voluptuous as vol
+import probatio
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -11,7 +11,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
 from .const import (
@@ -24,29 +24,30 @@ from .const import (
     SERVICE_RESOLVE_TICKET,
     SERVICE_SYNC_ASSETS,
 )
-from .data import RTConfigEntry
+from .data import EntrySettings, RTConfigEntry
+from .rt import RTAuthenticationError, RTConnectionError, RTError, RTPermissionError
 
-_ENTRY_FIELD = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+_ENTRY_FIELD: dict[probatio.Optional, object] = {probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
 
-CREATE_TICKET_SCHEMA = vol.Schema(
+CREATE_TICKET_SCHEMA = probatio.Schema(
     {
         **_ENTRY_FIELD,
-        vol.Required(ATTR_DEVICE_ID): cv.string,
-        vol.Required(ATTR_SUBJECT): cv.string,
-        vol.Required(ATTR_TEXT): cv.string,
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Required(ATTR_SUBJECT): cv.string,
+        probatio.Required(ATTR_TEXT): cv.string,
     }
 )
-RESOLVE_TICKET_SCHEMA = vol.Schema(
+RESOLVE_TICKET_SCHEMA = probatio.Schema(
     {
         **_ENTRY_FIELD,
-        vol.Required(ATTR_DEVICE_ID): cv.string,
-        vol.Optional(ATTR_TEXT): cv.string,
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_TEXT): cv.string,
     }
 )
-SYNC_ASSETS_SCHEMA = vol.Schema(
+SYNC_ASSETS_SCHEMA = probatio.Schema(
     {
         **_ENTRY_FIELD,
-        vol.Optional(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(ATTR_DEVICE_ID): cv.string,
     }
 )
 
@@ -111,8 +112,41 @@ async def _async_resolve_ticket(call: ServiceCall) -> ServiceResponse:
 async def _async_sync_assets(call: ServiceCall) -> ServiceResponse:
     """Sync one device, or every device, to RT assets."""
     entry = get_loaded_entry(call.hass, call)
-    report = await entry.runtime_data.assets.async_sync(call.data.get(ATTR_DEVICE_ID))
+    device_id: str | None = call.data.get(ATTR_DEVICE_ID)
+
+    try:
+        report = await entry.runtime_data.assets.async_sync(device_id)
+    except RTError as err:
+        raise _asset_sync_error(call.hass, entry, device_id, err) from err
+
     return report.as_response()
+
+
+def _asset_sync_error(
+    hass: HomeAssistant, entry: RTConfigEntry, device_id: str | None, err: RTError
+) -> HomeAssistantError:
+    """Translate an RT error of sync_assets; a rejected token also starts a reauthentication."""
+    settings = EntrySettings.from_entry(entry)
+    placeholders = {
+        "url": settings.url,
+        "catalog": settings.catalog,
+        "target": f"device {device_id}" if device_id else "all devices",
+        "error": str(err),
+    }
+
+    if isinstance(err, RTAuthenticationError):
+        entry.async_start_reauth(hass)
+        key = "assets_invalid_auth"
+    elif isinstance(err, RTConnectionError):
+        key = "assets_cannot_connect"
+    elif isinstance(err, RTPermissionError):
+        key = "assets_permission_denied"
+    else:
+        key = "assets_rt_error"
+
+    return HomeAssistantError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
 
 
 @callback
