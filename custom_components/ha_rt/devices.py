@@ -6,18 +6,22 @@ work from the same view of a device.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from homeassistant.core import HomeAssistant
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceSnapshot:
-    """What the integration needs to know about one device registry entry.
+    """A device registry entry reduced to the values tickets and assets use.
 
     Text fields are "" when the registry has no value, so they can go into RT's custom
     fields as they are.
@@ -35,6 +39,12 @@ class DeviceSnapshot:
     mac_address: str
     page_url: str
     is_service: bool
+    is_child: bool = False
+
+    @property
+    def is_physical(self) -> bool:
+        """Whether the device gets an RT asset: not a service and not part of another device."""
+        return not self.is_service and not self.is_child
 
 
 def resolve_ha_url(hass: HomeAssistant, configured: str | None) -> str:
@@ -64,9 +74,7 @@ def _mac_address(device: dr.DeviceEntry) -> str:
     return macs[0] if macs else ""
 
 
-def snapshot_device(
-    device: dr.DeviceEntry, areas: ar.AreaRegistry, ha_url: str
-) -> DeviceSnapshot:
+def snapshot_device(device: dr.DeviceEntry, areas: ar.AreaRegistry, ha_url: str) -> DeviceSnapshot:
     """Build the snapshot of one device registry entry."""
     area = areas.async_get_area(device.area_id) if device.area_id else None
 
@@ -86,16 +94,54 @@ def snapshot_device(
     )
 
 
+def snapshot_child_device(
+    child: dr.ChildDeviceEntry, parent: dr.DeviceEntry | None, areas: ar.AreaRegistry, ha_url: str
+) -> DeviceSnapshot:
+    """Build the snapshot of a child device entry (Home Assistant 2026.10+).
+
+    A child entry has only a name and an area of its own; the hardware fields come from
+    its parent, which is the physical device.
+    """
+    base = snapshot_device(parent, areas, ha_url) if parent else None
+    area_id = child.area_id or (parent.area_id if parent else None)
+    area = areas.async_get_area(area_id) if area_id else None
+
+    return DeviceSnapshot(
+        device_id=child.id,
+        name=child.name_by_user or child.name or (base.name if base else ""),
+        area=area.name if area else "",
+        manufacturer=base.manufacturer if base else "",
+        model=base.model if base else "",
+        serial_number=base.serial_number if base else "",
+        firmware_version=base.firmware_version if base else "",
+        hardware_version=base.hardware_version if base else "",
+        configuration_url=base.configuration_url if base else "",
+        mac_address=base.mac_address if base else "",
+        page_url=device_page_url(ha_url, child.id),
+        is_service=base.is_service if base else False,
+        is_child=True,
+    )
+
+
 def get_device(hass: HomeAssistant, device_id: str, ha_url: str) -> DeviceSnapshot | None:
     """Return the snapshot of one device, or None when the registry has no such device."""
-    device = dr.async_get(hass).async_get(device_id)
+    registry = dr.async_get(hass)
+    device = registry.async_get(device_id)
     if device is None:
         return None
-    return snapshot_device(device, ar.async_get(hass), ha_url)
+
+    areas = ar.async_get(hass)
+    if isinstance(device, dr.ChildDeviceEntry):
+        parent = registry.async_get(device.parent_device_id, include_child_devices=False)
+        return snapshot_child_device(device, parent, areas, ha_url)
+    return snapshot_device(device, areas, ha_url)
 
 
 def iter_devices(hass: HomeAssistant, ha_url: str) -> Iterator[DeviceSnapshot]:
-    """Yield a snapshot of every device in the registry, service devices included."""
+    """Yield a snapshot of every main device in the registry, service devices included.
+
+    Child devices are left out: they are parts of their parent, which gets the asset.
+    """
     areas = ar.async_get(hass)
-    for device in dr.async_get(hass).devices.values():
+    for device in dr.async_get(hass).devices:
         yield snapshot_device(device, areas, ha_url)
