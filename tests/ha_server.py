@@ -256,6 +256,7 @@ class HomeAssistantClient:
             "/api/onboarding/integration",
             {"client_id": client_id, "redirect_uri": f"{url}/?auth_callback=1"},
         )
+        await client.confirm_http_config()
         return client
 
     @classmethod
@@ -317,6 +318,19 @@ class HomeAssistantClient:
 
         msg = f"Home Assistant is still in state {state!r} after {max_seconds:.0f} s"
         raise HomeAssistantError(msg)
+
+    async def confirm_http_config(self) -> None:
+        """Confirm a pending HTTP server configuration, as the owner does in the web UI.
+
+        Home Assistant 2026.11 moves the http: settings of configuration.yaml into its own
+        storage as a pending configuration at the first start. Until the owner confirms it,
+        every page shows a dialog asking for confirmation, and after 5 minutes Home Assistant
+        restarts with its stable settings, which in a new config directory are the defaults:
+        port 8123 on every network interface. Does nothing when nothing is pending.
+        """
+        (http_config,) = await self.websocket_commands([{"type": "http/config"}])
+        if http_config.get("active_config_type") == "pending":
+            await self.websocket_commands([{"type": "http/config/promote"}])
 
     async def call_action(self, domain: str, action: str, data: dict[str, Any]) -> Any:
         """Call an action through the REST API and return the response it sends back."""
