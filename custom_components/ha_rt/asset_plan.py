@@ -190,7 +190,7 @@ def plan_sync(
         candidates = sorted(by_device.get(device_id, ()), key=lambda a: (a.is_inactive, a.id))
         device = devices.get(device_id)
 
-        if device is None or device.is_service:
+        if device is None or not device.is_physical:
             plan.skipped += device is not None
             plan.writes.extend(
                 _retire(asset, WriteKind.RETIRE) for asset in candidates if not asset.is_inactive
