@@ -280,10 +280,10 @@ def _settings_from_input(
         url=normalize_rt_url(connection[CONF_URL], allow_private_network=allow_private_network),
         token=connection[CONF_TOKEN].strip(),
         queue=connection[CONF_QUEUE].strip(),
-        catalog=options[CONF_CATALOG].strip(),
+        catalog=options.get(CONF_CATALOG, "").strip(),
         ha_url=_normalize_ha_url(options.get(CONF_HA_URL, "")),
         address=options.get(CONF_ADDRESS, "").strip(),
-        sync_interval_hours=int(options[CONF_SYNC_INTERVAL]),
+        sync_interval_hours=int(options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL_HOURS)),
         allow_private_network=allow_private_network,
         verify_ssl=bool(connection[CONF_VERIFY_SSL]),
     )
