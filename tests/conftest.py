@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let Home Assistant load custom_components/ha_rt; without it setup finds no integration."""
+    """Let Home Assistant load custom_components/ha_rt, or setup finds no integration."""
 
 
 @contextlib.contextmanager
@@ -53,9 +53,9 @@ class PytestRTServer(RTServer):
 
 @pytest.fixture(scope="session")
 def rt_server() -> Iterator[RTServer]:
-    """Return a real RT 5 on https://127.0.0.1, shared by the whole test session.
+    """Provide a real RT 5 on https://127.0.0.1, shared by the whole test session.
 
-    It holds the queue "Facilities", the catalog "Home Assistant Devices", the API user "ha"
+    It contains the queue "Facilities", the catalog "Home Assistant Devices", the API user "ha"
     with the rights the integration needs (`token`) and a superuser token (`admin_token`).
     Tests that need isolation make their own queue or catalog with `create_queue` and
     `create_catalog`. Tests that talk to it over HTTP must request `socket_enabled`.
