@@ -156,7 +156,7 @@ def show_json(value: object) -> str:
 
 
 def claim_pid_file() -> None:
-    """Record this process in .demo/demo.pid; refuse to run while another demo runs.
+    """Record this process in .demo/demo.pid, or raise DemoError while another demo runs.
 
     Two demos would share .demo/ and its ports. The other one is left alone: this
     script stops only processes it started itself.
@@ -327,9 +327,9 @@ async def remove_offline_entries(client: HomeAssistantClient) -> None:
 
     Home Assistant 2026.11 starts config flows for Met.no, Radio Browser, Google Translate
     and Shopping List when the core_config onboarding step finishes. The demo virtualenv
-    lacks the packages of the first three, so they never reach the internet: Met.no and
-    Radio Browser fail before creating an entry (errors in the log), and Google Translate
-    leaves an entry that failed to set up, which the demo deletes.
+    lacks the packages of the first three, so they never reach the internet. Met.no and
+    Radio Browser fail before creating an entry, with errors in the log. Google Translate
+    leaves an entry that failed to set up, and the demo deletes it.
     """
     entries = await client.get("/api/config/config_entries/entry")
     for entry in entries:
@@ -545,7 +545,7 @@ def main() -> int:
         if not options.rt_url:
             check_port_free(options.rt_port, "--rt-port")
 
-        # Home Assistant needs 10-20 s to start and RT about 4 s: start them side by side.
+        # Home Assistant took 9-30 s to start and RT 4-14 s on 2 busy cores: start both at once.
         home_assistant = spawn_local_home_assistant(options.ha_port)
         if options.rt_url:
             rt = real_rt_target(options)
