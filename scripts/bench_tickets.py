@@ -46,6 +46,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 from custom_components.ha_rt.assets import AssetSync  # noqa: E402
 from custom_components.ha_rt.const import DOMAIN  # noqa: E402
 from custom_components.ha_rt.data import EntrySettings, RTRuntimeData  # noqa: E402
+from custom_components.ha_rt.outbox import Outbox  # noqa: E402
 from custom_components.ha_rt.rt import RTClient  # noqa: E402
 from custom_components.ha_rt.tickets import TicketManager, TicketResult  # noqa: E402
 from tests.rt_server import RTServer, rt_installed  # noqa: E402
@@ -192,8 +193,10 @@ async def run(server: RTServer, arguments: argparse.Namespace) -> None:
             client = RTClient(session, server.url, server.token, ssl=server.ssl_context())
             tickets = TicketManager(hass, entry, client, settings)
             assets = AssetSync(hass, entry, client, settings)
+            # The outbox is not wired to the ticket manager: RT stays up in this benchmark.
+            outbox = Outbox(hass, entry, client, settings, tickets)
             entry.runtime_data = RTRuntimeData(
-                client=client, session=session, tickets=tickets, assets=assets
+                client=client, session=session, tickets=tickets, assets=assets, outbox=outbox
             )
 
             devices = add_devices(hass, owner, "steady", arguments.devices + 1)

@@ -25,6 +25,19 @@ MAX_SYNC_INTERVAL_HOURS: Final = 24
 DEFAULT_ALLOW_PRIVATE_NETWORK: Final = False
 DEFAULT_VERIFY_SSL: Final = True
 
+# Outbox options: whether ticket requests wait in the outbox while RT cannot be reached,
+# and the limits that keep it from growing without bound.
+CONF_OUTBOX_ENABLED: Final = "outbox_enabled"
+CONF_OUTBOX_MAX_PENDING: Final = "outbox_max_pending"
+CONF_OUTBOX_MAX_AGE: Final = "outbox_max_age"
+DEFAULT_OUTBOX_ENABLED: Final = True
+DEFAULT_OUTBOX_MAX_PENDING: Final = 1000
+MIN_OUTBOX_MAX_PENDING: Final = 10
+MAX_OUTBOX_MAX_PENDING: Final = 10000
+DEFAULT_OUTBOX_MAX_AGE_HOURS: Final = 72
+MIN_OUTBOX_MAX_AGE_HOURS: Final = 1
+MAX_OUTBOX_MAX_AGE_HOURS: Final = 720
+
 # Action names and fields.
 SERVICE_CREATE_TICKET: Final = "create_ticket"
 SERVICE_RESOLVE_TICKET: Final = "resolve_ticket"
@@ -67,3 +80,6 @@ OPEN_TICKET_STATUSES: Final = ("new", "open", "stalled")
 
 # Event fired on the bus for each ticket an action created, commented on or resolved.
 EVENT_TICKET: Final = "ha_rt_ticket"
+
+# Event data key of a delivery from the outbox: the id the queued call returned.
+ATTR_OUTBOX_ID: Final = "outbox_id"

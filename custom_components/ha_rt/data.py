@@ -12,12 +12,18 @@ from .const import (
     CONF_ALLOW_PRIVATE_NETWORK,
     CONF_CATALOG,
     CONF_HA_URL,
+    CONF_OUTBOX_ENABLED,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_PENDING,
     CONF_QUEUE,
     CONF_SYNC_INTERVAL,
     CONF_TOKEN,
     CONF_URL,
     CONF_VERIFY_SSL,
     DEFAULT_ALLOW_PRIVATE_NETWORK,
+    DEFAULT_OUTBOX_ENABLED,
+    DEFAULT_OUTBOX_MAX_AGE_HOURS,
+    DEFAULT_OUTBOX_MAX_PENDING,
     DEFAULT_SYNC_INTERVAL_HOURS,
     DEFAULT_VERIFY_SSL,
 )
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientSession
 
     from .assets import AssetSync
+    from .outbox import Outbox
     from .rt import RTClient
     from .tickets import TicketManager
 
@@ -38,6 +45,7 @@ class RTRuntimeData:
     session: ClientSession
     tickets: TicketManager
     assets: AssetSync
+    outbox: Outbox
 
 
 type RTConfigEntry = ConfigEntry[RTRuntimeData]
@@ -49,7 +57,8 @@ class EntrySettings:
 
     The config flow stores the connection (url, token, queue, network and TLS choices) in
     the entry's data and the settings the options flow edits (catalog, Home Assistant
-    URL, address, sync interval) in its options.
+    URL, address, sync interval, outbox) in its options. The outbox settings have
+    defaults because entries created before the outbox existed lack them.
     """
 
     url: str
@@ -61,6 +70,9 @@ class EntrySettings:
     sync_interval_hours: int
     allow_private_network: bool
     verify_ssl: bool
+    outbox_enabled: bool = DEFAULT_OUTBOX_ENABLED
+    outbox_max_pending: int = DEFAULT_OUTBOX_MAX_PENDING
+    outbox_max_age_hours: int = DEFAULT_OUTBOX_MAX_AGE_HOURS
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> EntrySettings:
@@ -78,4 +90,7 @@ class EntrySettings:
                 merged.get(CONF_ALLOW_PRIVATE_NETWORK, DEFAULT_ALLOW_PRIVATE_NETWORK)
             ),
             verify_ssl=bool(merged.get(CONF_VERIFY_SSL, DEFAULT_VERIFY_SSL)),
+            outbox_enabled=bool(merged.get(CONF_OUTBOX_ENABLED, DEFAULT_OUTBOX_ENABLED)),
+            outbox_max_pending=int(merged.get(CONF_OUTBOX_MAX_PENDING, DEFAULT_OUTBOX_MAX_PENDING)),
+            outbox_max_age_hours=int(merged.get(CONF_OUTBOX_MAX_AGE, DEFAULT_OUTBOX_MAX_AGE_HOURS)),
         )

@@ -1,9 +1,12 @@
-"""Creation of what a loaded config entry needs: RT session, client, tickets and assets.
+"""Creation of what a loaded config entry needs: RT session, client, tickets, assets, outbox.
 
 Setup runs the same checks as the config flow. A rejected token starts a
 reauthentication, other failures make Home Assistant retry the setup later, and custom
-fields missing in RT raise a repair issue. The custom fields are checked again every
-hour while the entry is loaded, because an RT administrator may change them at any time.
+fields missing in RT raise a repair issue. One exception: when RT cannot be reached, the
+outbox is on and the same URL passed the checks before, setup goes on without RT so that
+calls can be queued, and the outbox reloads the entry once RT responds. The custom fields
+are checked again every hour while the entry is loaded, because an RT administrator may
+change them at any time.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from .assets import AssetSync
 from .const import DOMAIN, LOGGER
 from .data import EntrySettings, RTConfigEntry, RTRuntimeData
 from .issues import async_update_missing_custom_fields_issue, device_id_missing
+from .outbox import Outbox
 from .rt import RTError
 from .tickets import TicketManager
 from .validation import (
+    CheckFailure,
     RTCheckError,
     RTCheckResult,
     async_check_rt,
@@ -45,7 +50,8 @@ async def async_create_runtime_data(hass: HomeAssistant, entry: RTConfigEntry) -
     Raises:
         ConfigEntryAuthFailed: RT rejected the token (HTTP 401).
         ConfigEntryNotReady: any other failed check, an RT error, or a queue or catalog
-            without the DeviceId custom field.
+            without the DeviceId custom field. An unreachable RT raises it only when
+            the entry cannot start without RT (see Outbox.can_start_without_rt).
 
     """
     settings = EntrySettings.from_entry(entry)
@@ -57,24 +63,29 @@ async def async_create_runtime_data(hass: HomeAssistant, entry: RTConfigEntry) -
     session = create_rt_session(settings)
     try:
         client = create_rt_client(session, settings)
-        result = await _async_check_for_setup(hass, entry, client, settings)
-
         tickets = TicketManager(hass, entry, client, settings)
+        outbox = Outbox(hass, entry, client, settings, tickets)
+        await outbox.async_load()
+
+        result = await _async_check_for_setup(hass, entry, client, settings, outbox)
+        tickets.outbox = outbox
+
         assets = AssetSync(hass, entry, client, settings)
         await assets.async_start()
     except BaseException:
         await session.close()
         raise
 
-    LOGGER.debug(
-        "Connected to RT %s at %s, queue %r (id %s), catalog %r (id %s)",
-        result.server.version,
-        settings.url,
-        result.queue.name,
-        result.queue.id,
-        result.catalog.name,
-        result.catalog.id,
-    )
+    if result is not None:
+        LOGGER.debug(
+            "Connected to RT %s at %s, queue %r (id %s), catalog %r (id %s)",
+            result.server.version,
+            settings.url,
+            result.queue.name,
+            result.queue.id,
+            result.catalog.name,
+            result.catalog.id,
+        )
     _schedule_custom_field_check(hass, entry, client, settings)
 
     async def _async_close_session(_event: Event) -> None:
@@ -83,16 +94,28 @@ async def async_create_runtime_data(hass: HomeAssistant, entry: RTConfigEntry) -
     # Home Assistant does not unload config entries when it stops, so the session is
     # also closed when it shuts down, as its own shared sessions are.
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_CLOSE, _async_close_session))
-    return RTRuntimeData(client=client, session=session, tickets=tickets, assets=assets)
+    return RTRuntimeData(
+        client=client, session=session, tickets=tickets, assets=assets, outbox=outbox
+    )
 
 
 async def _async_check_for_setup(
-    hass: HomeAssistant, entry: RTConfigEntry, client: RTClient, settings: EntrySettings
-) -> RTCheckResult:
-    """Run the checks and turn their failures into the exceptions setup raises."""
+    hass: HomeAssistant,
+    entry: RTConfigEntry,
+    client: RTClient,
+    settings: EntrySettings,
+    outbox: Outbox,
+) -> RTCheckResult | None:
+    """Run the checks and turn their failures into the exceptions setup raises.
+
+    Returns None when RT cannot be reached but the entry may start without it.
+    """
     try:
         result = await async_check_rt(client, settings)
     except RTCheckError as err:
+        if err.failure is CheckFailure.CANNOT_CONNECT and outbox.can_start_without_rt():
+            outbox.async_start_without_rt(err)
+            return None
         raise _setup_error(settings, err) from err
     except RTError as err:
         raise ConfigEntryNotReady(
@@ -109,6 +132,7 @@ async def _async_check_for_setup(
             translation_placeholders={"missing_custom_fields": result.missing.describe()},
         )
 
+    await outbox.async_rt_checked()
     return result
 
 

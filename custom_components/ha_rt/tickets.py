@@ -5,6 +5,10 @@ call searches the queue for the device's open tickets (status new, open or stall
 the device's id in the DeviceId custom field) and comments on the oldest one, or creates
 a ticket when there is none. Calls for one device run one after another, so a storm of
 calls produces one ticket and comments; calls for different devices run in parallel.
+
+When the config entry has an outbox (outbox.py), a call that RT cannot take is stored
+there and returns "queued" instead of raising. The outbox later delivers it through
+`async_deliver` or `async_deliver_resolve`, the same steps a live call runs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import (
+    ATTR_OUTBOX_ID,
     CF_ADDRESS,
     CF_AREA,
     CF_DEVICE_ID,
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
 
     from .data import EntrySettings, RTConfigEntry
     from .devices import DeviceSnapshot
+    from .outbox import Outbox, QueuedRequest
     from .rt import RTClient
 
 # RT 5.0.3 cuts a ticket subject to 200 bytes of UTF-8.
@@ -293,15 +299,24 @@ class TicketManager:
         self._rt_url = settings.url.rstrip("/")
         self._custom_fields_verified = False
 
+        # Set by the entry setup once the outbox exists. None keeps every failure raised.
+        self.outbox: Outbox | None = None
+
     def ticket_url(self, ticket_id: int) -> str:
         """Return the link to the ticket's page in RT."""
         return f"{self._rt_url}/Ticket/Display.html?id={ticket_id}"
 
-    async def async_create_ticket(self, device_id: str, subject: str, text: str) -> TicketResult:
+    async def async_create_ticket(
+        self, device_id: str, subject: str, text: str
+    ) -> TicketResult | QueuedRequest:
         """Comment on the device's oldest open ticket, or create a ticket when it has none.
 
+        The request goes to the outbox instead, and the call returns "queued", in three
+        cases: RT stays unreachable after the retries, RT is already known to be
+        unreachable, or earlier requests for the device still wait there.
         Raises ServiceValidationError for an unknown device or an empty subject, and
-        HomeAssistantError when RT fails, after logging the failure.
+        HomeAssistantError when RT fails in a way a retry cannot fix or the outbox is
+        full, after logging the failure.
         """
         device = self._get_device(device_id)
         request = TicketRequest(
@@ -311,31 +326,56 @@ class TicketManager:
             area=device.area,
             device_url=device.page_url,
         )
+        outbox = self.outbox
 
-        try:
-            return await self.async_deliver(request)
-        except TicketDeliveryError as err:
-            self._raise_failure("create or comment on a ticket", err)
+        # The outbox is consulted under the device's lock, so a call cannot overtake an
+        # earlier call for the device that is about to be queued.
+        async with self.locks.hold(request.device_id):
+            if outbox is not None and outbox.must_queue(request.device_id):
+                return await outbox.async_add_create(request)
 
-    async def async_resolve_ticket(self, device_id: str, text: str | None) -> ResolveResult:
+            try:
+                return await self._async_deliver_locked(request, outbox_id=None)
+            except TicketDeliveryError as err:
+                if outbox is not None and outbox.accepts(err):
+                    return await outbox.async_add_create(request, cause=err)
+                self._raise_failure("create or comment on a ticket", err)
+
+    async def async_resolve_ticket(
+        self, device_id: str, text: str | None
+    ) -> ResolveResult | QueuedRequest:
         """Resolve every open ticket of the device, after a comment when `text` is given.
 
-        Raises ServiceValidationError for an unknown device, and HomeAssistantError when
-        RT fails or refuses the status change, after logging the failure.
+        Goes to the outbox in the same cases as async_create_ticket. Raises
+        ServiceValidationError for an unknown device, and HomeAssistantError when RT
+        fails or refuses the status change, or the outbox is full, after logging the
+        failure.
         """
         device = self._get_device(device_id)
+        outbox = self.outbox
 
-        try:
-            return await self.async_deliver_resolve(device.device_id, text)
-        except TicketDeliveryError as err:
-            self._raise_failure("resolve tickets", err)
+        async with self.locks.hold(device.device_id):
+            if outbox is not None and outbox.must_queue(device.device_id):
+                return await outbox.async_add_resolve(device.device_id, text)
 
-    async def async_deliver(self, request: TicketRequest) -> TicketResult:
+            try:
+                return await self._async_deliver_resolve_locked(
+                    device.device_id, text, outbox_id=None
+                )
+            except TicketDeliveryError as err:
+                if outbox is not None and outbox.accepts(err):
+                    return await outbox.async_add_resolve(device.device_id, text, cause=err)
+                self._raise_failure("resolve tickets", err)
+
+    async def async_deliver(
+        self, request: TicketRequest, *, outbox_id: str | None = None
+    ) -> TicketResult:
         """Deliver a checked create_ticket request to RT, with retries.
 
         Holds the device's lock, so no other request for the device runs meanwhile. Every
         attempt searches before it writes: a create that timed out after RT received it
-        is found by the next attempt and commented on instead of created twice. Raises
+        is found by the next attempt and commented on instead of created twice. The
+        event carries `outbox_id` when the outbox delivers the request. Raises
         TicketDeliveryError when the last attempt fails or the fault is not transient.
 
         NOTE: the lock works within one Home Assistant process. Two processes, or a create
@@ -343,17 +383,11 @@ class TicketManager:
         give two tickets.
         """
         async with self.locks.hold(request.device_id):
-            result = await self._async_retry(
-                request.device_id, lambda progress: self._async_create_or_comment(request, progress)
-            )
-            self._fire_event(result.action, result.ticket_id, request.device_id)
+            return await self._async_deliver_locked(request, outbox_id)
 
-            if result.action == "created" and not self._custom_fields_verified:
-                await self._async_verify_custom_fields(request, result.ticket_id)
-
-        return result
-
-    async def async_deliver_resolve(self, device_id: str, text: str | None) -> ResolveResult:
+    async def async_deliver_resolve(
+        self, device_id: str, text: str | None, *, outbox_id: str | None = None
+    ) -> ResolveResult:
         """Comment on and resolve every open ticket of the device, with retries.
 
         Each ticket is resolved in its own retried steps, so a retry does not repeat the
@@ -361,13 +395,31 @@ class TicketManager:
         ticket that fails; tickets resolved before it stay resolved.
         """
         async with self.locks.hold(device_id):
-            ticket_ids = await self._async_retry(
-                device_id, lambda _progress: self._async_find_open_tickets(device_id)
-            )
+            return await self._async_deliver_resolve_locked(device_id, text, outbox_id)
 
-            for ticket_id in ticket_ids:
-                await self._async_resolve_one(device_id, ticket_id, text)
-                self._fire_event("resolved", ticket_id, device_id)
+    async def _async_deliver_locked(
+        self, request: TicketRequest, outbox_id: str | None
+    ) -> TicketResult:
+        result = await self._async_retry(
+            request.device_id, lambda progress: self._async_create_or_comment(request, progress)
+        )
+        self._fire_event(result.action, result.ticket_id, request.device_id, outbox_id)
+
+        if result.action == "created" and not self._custom_fields_verified:
+            await self._async_verify_custom_fields(request, result.ticket_id)
+
+        return result
+
+    async def _async_deliver_resolve_locked(
+        self, device_id: str, text: str | None, outbox_id: str | None
+    ) -> ResolveResult:
+        ticket_ids = await self._async_retry(
+            device_id, lambda _progress: self._async_find_open_tickets(device_id)
+        )
+
+        for ticket_id in ticket_ids:
+            await self._async_resolve_one(device_id, ticket_id, text)
+            self._fire_event("resolved", ticket_id, device_id, outbox_id)
 
         return ResolveResult(ticket_ids=tuple(ticket_ids))
 
@@ -470,9 +522,10 @@ class TicketManager:
         while True:
             progress = _Progress()
             try:
-                return await operation(progress)
+                result = await operation(progress)
             except RTConnectionError as err:
                 if attempt >= policy.attempts:
+                    self._report_reachability(err)
                     raise TicketDeliveryError(
                         device_id, progress.step, progress.ticket_id, err
                     ) from err
@@ -491,9 +544,26 @@ class TicketManager:
                 await asyncio.sleep(delay)
                 attempt += 1
             except (RTError, UnsafeURLError) as err:
+                self._report_reachability(err)
                 raise TicketDeliveryError(
                     device_id, progress.step, progress.ticket_id, err
                 ) from err
+            else:
+                self._report_reachability(None)
+                return result
+
+    def _report_reachability(self, error: RTError | UnsafeURLError | None) -> None:
+        """Tell the outbox whether RT responded to the last request, for it to show and act on.
+
+        Any response counts, a rejection included. A connection that the address policy
+        blocked reveals nothing about RT, so it is not reported.
+        """
+        if self.outbox is None or isinstance(error, UnsafeURLError):
+            return
+        if isinstance(error, RTConnectionError):
+            self.outbox.async_rt_unreachable(error)
+        else:
+            self.outbox.async_rt_responded()
 
     def _custom_fields(self, request: TicketRequest) -> dict[str, str]:
         """Return the ticket custom fields that have a value; empty ones are left out."""
@@ -537,17 +607,19 @@ class TicketManager:
             )
         return cleaned
 
-    def _fire_event(self, action: TicketAction, ticket_id: int, device_id: str) -> None:
-        self._hass.bus.async_fire(
-            EVENT_TICKET,
-            {
-                "action": action,
-                "ticket_id": ticket_id,
-                "ticket_url": self.ticket_url(ticket_id),
-                "device_id": device_id,
-                "config_entry_id": self._entry.entry_id,
-            },
-        )
+    def _fire_event(
+        self, action: TicketAction, ticket_id: int, device_id: str, outbox_id: str | None
+    ) -> None:
+        data: dict[str, str | int] = {
+            "action": action,
+            "ticket_id": ticket_id,
+            "ticket_url": self.ticket_url(ticket_id),
+            "device_id": device_id,
+            "config_entry_id": self._entry.entry_id,
+        }
+        if outbox_id is not None:
+            data[ATTR_OUTBOX_ID] = outbox_id
+        self._hass.bus.async_fire(EVENT_TICKET, data)
 
     def _raise_failure(self, operation: str, failure: TicketDeliveryError) -> NoReturn:
         """Log a failed delivery once and raise it as a translated HomeAssistantError."""
