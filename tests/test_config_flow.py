@@ -23,11 +23,16 @@ from custom_components.ha_rt.const import (
     CONF_ALLOW_PRIVATE_NETWORK,
     CONF_CATALOG,
     CONF_HA_URL,
+    CONF_OUTBOX_ENABLED,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_PENDING,
     CONF_QUEUE,
     CONF_SYNC_INTERVAL,
     CONF_TOKEN,
     CONF_URL,
     CONF_VERIFY_SSL,
+    DEFAULT_OUTBOX_MAX_AGE_HOURS,
+    DEFAULT_OUTBOX_MAX_PENDING,
     DOMAIN,
     TICKET_CUSTOM_FIELDS,
 )
@@ -143,6 +148,9 @@ async def test_user_step_creates_entry(hass: HomeAssistant, trusted_rt: RTServer
         CONF_HA_URL: HA_URL,
         CONF_ADDRESS: ADDRESS,
         CONF_SYNC_INTERVAL: 6,
+        CONF_OUTBOX_ENABLED: True,
+        CONF_OUTBOX_MAX_PENDING: DEFAULT_OUTBOX_MAX_PENDING,
+        CONF_OUTBOX_MAX_AGE: DEFAULT_OUTBOX_MAX_AGE_HOURS,
     }
     assert result["result"].unique_id == f"{trusted_rt.url}|{trusted_rt.queue}"
 
@@ -784,6 +792,9 @@ async def test_options_flow_saves_and_reloads(
         CONF_HA_URL: "https://ha.example.test",
         CONF_ADDRESS: "Main Street 1",
         CONF_SYNC_INTERVAL: 12,
+        CONF_OUTBOX_ENABLED: True,
+        CONF_OUTBOX_MAX_PENDING: DEFAULT_OUTBOX_MAX_PENDING,
+        CONF_OUTBOX_MAX_AGE: DEFAULT_OUTBOX_MAX_AGE_HOURS,
     }
     assert entry.data[CONF_TOKEN] == trusted_rt.token
     assert mock_setup_entry.call_count == 2

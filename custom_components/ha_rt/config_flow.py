@@ -33,17 +33,27 @@ from .const import (
     CONF_ALLOW_PRIVATE_NETWORK,
     CONF_CATALOG,
     CONF_HA_URL,
+    CONF_OUTBOX_ENABLED,
+    CONF_OUTBOX_MAX_AGE,
+    CONF_OUTBOX_MAX_PENDING,
     CONF_QUEUE,
     CONF_SYNC_INTERVAL,
     CONF_TOKEN,
     CONF_URL,
     CONF_VERIFY_SSL,
     DEFAULT_ALLOW_PRIVATE_NETWORK,
+    DEFAULT_OUTBOX_ENABLED,
+    DEFAULT_OUTBOX_MAX_AGE_HOURS,
+    DEFAULT_OUTBOX_MAX_PENDING,
     DEFAULT_SYNC_INTERVAL_HOURS,
     DEFAULT_VERIFY_SSL,
     DOMAIN,
     LOGGER,
+    MAX_OUTBOX_MAX_AGE_HOURS,
+    MAX_OUTBOX_MAX_PENDING,
     MAX_SYNC_INTERVAL_HOURS,
+    MIN_OUTBOX_MAX_AGE_HOURS,
+    MIN_OUTBOX_MAX_PENDING,
     MIN_SYNC_INTERVAL_HOURS,
 )
 from .data import EntrySettings
@@ -92,10 +102,32 @@ _OPTIONS_SCHEMA = {
     ): _SYNC_INTERVAL_SELECTOR,
 }
 
+# Only the options flow shows the outbox settings; a new entry gets their defaults.
+_OUTBOX_SCHEMA = {
+    probatio.Required(CONF_OUTBOX_ENABLED, default=DEFAULT_OUTBOX_ENABLED): BooleanSelector(),
+    probatio.Required(CONF_OUTBOX_MAX_PENDING, default=DEFAULT_OUTBOX_MAX_PENDING): NumberSelector(
+        NumberSelectorConfig(
+            min=MIN_OUTBOX_MAX_PENDING,
+            max=MAX_OUTBOX_MAX_PENDING,
+            step=1,
+            mode=NumberSelectorMode.BOX,
+        )
+    ),
+    probatio.Required(CONF_OUTBOX_MAX_AGE, default=DEFAULT_OUTBOX_MAX_AGE_HOURS): NumberSelector(
+        NumberSelectorConfig(
+            min=MIN_OUTBOX_MAX_AGE_HOURS,
+            max=MAX_OUTBOX_MAX_AGE_HOURS,
+            step=1,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement="h",
+        )
+    ),
+}
+
 USER_SCHEMA = probatio.Schema({**_CONNECTION_SCHEMA, **_OPTIONS_SCHEMA, **_NETWORK_SCHEMA})
 RECONFIGURE_SCHEMA = probatio.Schema({**_CONNECTION_SCHEMA, **_NETWORK_SCHEMA})
 REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_TOKEN): _TOKEN_SELECTOR})
-OPTIONS_SCHEMA = probatio.Schema(_OPTIONS_SCHEMA)
+OPTIONS_SCHEMA = probatio.Schema({**_OPTIONS_SCHEMA, **_OUTBOX_SCHEMA})
 
 # Config flow error keys that are not failures of the RT checks.
 ERROR_INVALID_HA_URL = "invalid_ha_url"
@@ -223,7 +255,7 @@ class RTConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class RTOptionsFlow(OptionsFlowWithReload):
-    """Change the catalog, Home Assistant URL, address and sync interval of an entry."""
+    """Change the catalog, Home Assistant URL, address, sync interval and outbox of an entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the options and check the catalog before saving them."""
@@ -286,6 +318,9 @@ def _settings_from_input(
         sync_interval_hours=int(options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL_HOURS)),
         allow_private_network=allow_private_network,
         verify_ssl=bool(connection[CONF_VERIFY_SSL]),
+        outbox_enabled=bool(options.get(CONF_OUTBOX_ENABLED, DEFAULT_OUTBOX_ENABLED)),
+        outbox_max_pending=int(options.get(CONF_OUTBOX_MAX_PENDING, DEFAULT_OUTBOX_MAX_PENDING)),
+        outbox_max_age_hours=int(options.get(CONF_OUTBOX_MAX_AGE, DEFAULT_OUTBOX_MAX_AGE_HOURS)),
     )
 
 
@@ -323,6 +358,9 @@ def _entry_options(settings: EntrySettings) -> dict[str, Any]:
         CONF_HA_URL: settings.ha_url,
         CONF_ADDRESS: settings.address,
         CONF_SYNC_INTERVAL: settings.sync_interval_hours,
+        CONF_OUTBOX_ENABLED: settings.outbox_enabled,
+        CONF_OUTBOX_MAX_PENDING: settings.outbox_max_pending,
+        CONF_OUTBOX_MAX_AGE: settings.outbox_max_age_hours,
     }
 
 
