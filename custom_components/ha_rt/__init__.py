@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 from homeassistant.const import Platform
 from homeassistant.helpers import config_validation as cv
 
+from .asset_store import async_remove_snapshot
 from .const import DOMAIN
 from .issues import async_delete_entry_issues
 from .outbox import async_remove_outbox
@@ -56,6 +57,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: RTConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: RTConfigEntry) -> None:
-    """Delete the entry's outbox and repair issues, which nothing would clear once it is gone."""
+    """Delete the entry's outbox, asset snapshot and repair issues, which nothing would clear."""
     await async_remove_outbox(hass, entry)
+    await async_remove_snapshot(hass, entry.entry_id)
     async_delete_entry_issues(hass, entry.entry_id)

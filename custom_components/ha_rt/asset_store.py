@@ -50,9 +50,7 @@ class AssetSnapshotStore:
 
     def __init__(self, hass: HomeAssistant, entry_id: str, url: str, catalog: str) -> None:
         """Prepare the store; nothing is read until `async_load`."""
-        self._store: Store[_StoredSnapshot] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.assets"
-        )
+        self._store: Store[_StoredSnapshot] = Store(hass, STORAGE_VERSION, _storage_key(entry_id))
         self._url = url
         self._catalog = catalog
         self._records: Mapping[int, AssetRecord] = {}
@@ -96,10 +94,6 @@ class AssetSnapshotStore:
         if self._unsaved:
             await self._store.async_save(self._data_to_save())
 
-    async def async_remove(self) -> None:
-        """Delete the stored snapshot, as when the config entry is removed."""
-        await self._store.async_remove()
-
     def _data_to_save(self) -> _StoredSnapshot:
         self._unsaved = False
         return {
@@ -107,6 +101,15 @@ class AssetSnapshotStore:
             "catalog": self._catalog,
             "assets": [_record_to_storage(record) for record in self._records.values()],
         }
+
+
+async def async_remove_snapshot(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a config entry's asset snapshot, as when the entry is removed."""
+    await Store[_StoredSnapshot](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
+
+
+def _storage_key(entry_id: str) -> str:
+    return f"{DOMAIN}.{entry_id}.assets"
 
 
 def _record_to_storage(record: AssetRecord) -> _StoredAsset:
