@@ -31,7 +31,13 @@ import aiohttp
 import pytest
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, EntityCategory
+from homeassistant.const import (
+    EVENT_HOMEASSISTANT_STARTED,
+    STATE_OFF,
+    STATE_ON,
+    EntityCategory,
+)
+from homeassistant.core import CoreState
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -582,6 +588,25 @@ async def test_call_waits_behind_queued_requests_of_its_device(hass, rig, admin_
     ]
     assert transaction_contents(rig.rt_server, ticket_id, "Comment") == ["Alarm 2", "Dry again."]
     assert (await admin_client.get_ticket(ticket_id)).status == "resolved"
+
+
+async def test_delivery_waits_for_home_assistant_start(hass, rig):
+    hass.set_state(CoreState.starting)
+    tickets, outbox = await rig.build()
+    device_id = rig.device("Early sensor")
+    await outbox.async_add_create(ticket_request(device_id, "Alarm during start"))
+    events = async_capture_events(hass, EVENT_TICKET)
+
+    await hass.async_block_till_done(wait_background_tasks=True)
+    waiting = outbox.pending
+
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await wait_for(lambda: outbox.pending == 0, "the delivery after start")
+
+    assert waiting == 1
+    assert [event.data["action"] for event in events] == ["created"]
+    assert tickets.outbox is outbox
 
 
 # --- Faults during delivery ---------------------------------------------------------

@@ -32,6 +32,7 @@ from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.ulid import ulid_now
@@ -245,6 +246,7 @@ class Outbox:
         # failed probes in a row, which set the backoff.
         self._task: asyncio.Task[None] | None = None
         self._cancel_probe_timer: Callable[[], None] | None = None
+        self._cancel_start: Callable[[], None] | None = None
         self._failed_probes = 0
         self._stopped = True
         self._listeners: list[Callable[[], None]] = []
@@ -330,7 +332,16 @@ class Outbox:
 
     @callback
     def async_start(self) -> None:
-        """Start delivering the stored requests, or probing RT when it is unreachable."""
+        """Start delivering the stored requests, or probing RT, once Home Assistant runs.
+
+        After a restart, automations that wait for the delivery events are set up only
+        while Home Assistant starts, so the delivery waits for it to have started.
+        """
+        self._cancel_start = async_at_started(self._hass, self._async_hass_started)
+
+    @callback
+    def _async_hass_started(self, _hass: HomeAssistant) -> None:
+        self._cancel_start = None
         self._stopped = False
         self._async_wake()
 
@@ -341,6 +352,9 @@ class Outbox:
         """
         self._stopped = True
         self._cancel_probe()
+        if self._cancel_start is not None:
+            self._cancel_start()
+            self._cancel_start = None
 
         if self._task is not None:
             self._task.cancel()
