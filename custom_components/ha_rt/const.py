@@ -10,7 +10,7 @@ LOGGER = logging.getLogger(__package__)
 
 # Config entry data and options keys: fixed public interface, typed by users.
 CONF_URL: Final = "url"
-CONF_TOKEN: Final = "token"
+CONF_TOKEN: Final = "token"  # noqa: S105  # the key name, not a secret
 CONF_QUEUE: Final = "queue"
 CONF_CATALOG: Final = "catalog"
 CONF_HA_URL: Final = "ha_url"
