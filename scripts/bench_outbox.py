@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -35,27 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from homeassistant.helpers import device_registry as dr  # noqa: E402
-from homeassistant.helpers import frame  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]  # noqa: E402
-    MockConfigEntry,
-    async_test_home_assistant,
-)
+from bench_support import add_devices, bench_entry, machine, run_against_rt  # noqa: E402
 
-from custom_components.ha_rt.assets import AssetSync  # noqa: E402
-from custom_components.ha_rt.const import DOMAIN, EVENT_TICKET  # noqa: E402
-from custom_components.ha_rt.data import EntrySettings, RTRuntimeData  # noqa: E402
-from custom_components.ha_rt.outbox import MAX_PARALLEL_DEVICES, Outbox  # noqa: E402
-from custom_components.ha_rt.rt import RTClient  # noqa: E402
+from custom_components.ha_rt.const import EVENT_TICKET  # noqa: E402
+from custom_components.ha_rt.outbox import MAX_PARALLEL_DEVICES  # noqa: E402
 from custom_components.ha_rt.rt.sql import equals  # noqa: E402
-from custom_components.ha_rt.tickets import TicketManager  # noqa: E402
-from tests.rt_server import RTServer, rt_installed  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import SimpleNamespace
 
-    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.core import Event
+
+    from tests.rt_server import RTServer
 
 # The probe backoff is at most 15 s, so the outbox finds RT responding well within this.
 DRAIN_TIMEOUT = 3600.0
@@ -85,39 +74,6 @@ class RequestCounter:
         self.counts[f"{params.method} {path}"] += 1
 
 
-def add_devices(hass: HomeAssistant, owner: MockConfigEntry, count: int) -> list[str]:
-    registry = dr.async_get(hass)
-    return [
-        registry.async_get_or_create(
-            config_entry_id=owner.entry_id,
-            identifiers={("bench", f"outbox-{number}")},
-            name=f"Outbox sensor {number}",
-            manufacturer="Acme",
-            model="Leak sensor",
-        ).id
-        for number in range(count)
-    ]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    memory_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {memory_kib / 1024 / 1024:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
-
-
 async def wait_until(condition: Callable[[], bool], limit: float) -> None:
     """Poll `condition` every 10 ms until it is true; raise TimeoutError after `limit` s."""
     started = time.monotonic()
@@ -131,75 +87,46 @@ async def wait_until(condition: Callable[[], bool], limit: float) -> None:
 async def run(server: RTServer, arguments: argparse.Namespace) -> None:
     counter = RequestCounter()
 
-    with tempfile.TemporaryDirectory(prefix="ha_rt-bench-outbox-") as config_dir:
-        async with (
-            async_test_home_assistant(config_dir=config_dir) as hass,
-            aiohttp.ClientSession(trace_configs=[counter.trace_config()]) as session,
-        ):
-            # Home Assistant reports deprecated helper use through the frame helper,
-            # which bootstrap sets up and a bare test instance does not.
-            frame.async_setup(hass)
-            settings = EntrySettings(
-                url=server.url,
-                token=server.token,
-                queue=server.queue,
-                catalog=server.catalog,
-                ha_url="http://127.0.0.1:8123",
-                address="1 Harbour Road, Springfield",
-                sync_interval_hours=6,
-                allow_private_network=True,
-                verify_ssl=False,
-                outbox_max_pending=max(arguments.requests, 10),
+    async with bench_entry(
+        server,
+        counter.trace_config(),
+        "ha_rt-bench-outbox-",
+        outbox_max_pending=max(arguments.requests, 10),
+    ) as bench:
+        outbox = bench.outbox
+        await outbox.async_load()
+        bench.tickets.outbox = outbox
+
+        devices = add_devices(bench.hass, bench.owner, "outbox", arguments.devices)
+        synced = await bench.assets.async_sync()
+        print(f"asset sync: {synced.as_response()}")
+        outbox.async_start()
+
+        deliveries: list[Event] = []
+        bench.hass.bus.async_listen(EVENT_TICKET, deliveries.append)
+
+        server.stop()
+        started = time.perf_counter()
+        responses = [
+            await bench.tickets.async_create_ticket(
+                devices[call % len(devices)], "Leak", f"Alarm {call}"
             )
-            entry = MockConfigEntry(domain=DOMAIN, title="Benchmark RT")
-            entry.add_to_hass(hass)
-            owner = MockConfigEntry(domain="bench", title="Benchmark sensors")
-            owner.add_to_hass(hass)
+            for call in range(arguments.requests)
+        ]
+        queue_seconds = time.perf_counter() - started
+        queued = sum(1 for response in responses if response.as_response()["action"] == "queued")
 
-            client = RTClient(session, server.url, server.token, ssl=server.ssl_context())
-            tickets = TicketManager(hass, entry, client, settings)
-            assets = AssetSync(hass, entry, client, settings)
-            outbox = Outbox(hass, entry, client, settings, tickets)
-            await outbox.async_load()
-            tickets.outbox = outbox
-            entry.runtime_data = RTRuntimeData(
-                client=client, session=session, tickets=tickets, assets=assets, outbox=outbox
-            )
+        counter.counts.clear()
+        server.start()
+        rt_started = time.perf_counter()
+        await wait_until(lambda: outbox.connected, DRAIN_TIMEOUT)
+        responded = time.perf_counter()
+        await wait_until(lambda: outbox.pending == 0, DRAIN_TIMEOUT)
+        drained = time.perf_counter()
 
-            devices = add_devices(hass, owner, arguments.devices)
-            synced = await assets.async_sync()
-            print(f"asset sync: {synced.as_response()}")
-            outbox.async_start()
+        in_rt = await bench.client.search_tickets(equals("Queue", server.queue), fields=())
 
-            deliveries: list[Event] = []
-            hass.bus.async_listen(EVENT_TICKET, deliveries.append)
-
-            server.stop()
-            started = time.perf_counter()
-            responses = [
-                await tickets.async_create_ticket(
-                    devices[call % len(devices)], "Leak", f"Alarm {call}"
-                )
-                for call in range(arguments.requests)
-            ]
-            queue_seconds = time.perf_counter() - started
-            queued = sum(
-                1 for response in responses if response.as_response()["action"] == "queued"
-            )
-
-            counter.counts.clear()
-            server.start()
-            rt_started = time.perf_counter()
-            await wait_until(lambda: outbox.connected, DRAIN_TIMEOUT)
-            responded = time.perf_counter()
-            await wait_until(lambda: outbox.pending == 0, DRAIN_TIMEOUT)
-            drained = time.perf_counter()
-
-            in_rt = await client.search_tickets(equals("Queue", server.queue), fields=())
-
-            await outbox.async_stop()
-            await assets.async_stop()
-            await hass.async_stop(force=True)
+        await outbox.async_stop()
 
     drain_seconds = drained - responded
     requests = sum(counter.counts.values())
@@ -234,11 +161,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    if not rt_installed():
-        sys.exit("RT 5 is not installed: run scripts/install-rt first")
-
-    with RTServer() as server:
-        asyncio.run(run(server, arguments))
+    run_against_rt(run, arguments)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,26 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from homeassistant.helpers import device_registry as dr  # noqa: E402
-from homeassistant.helpers import frame  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]  # noqa: E402
-    MockConfigEntry,
-    async_test_home_assistant,
-)
-
-from custom_components.ha_rt.assets import AssetSync  # noqa: E402
-from custom_components.ha_rt.const import DOMAIN  # noqa: E402
-from custom_components.ha_rt.data import EntrySettings, RTRuntimeData  # noqa: E402
-from custom_components.ha_rt.outbox import Outbox  # noqa: E402
-from custom_components.ha_rt.rt import RTClient  # noqa: E402
-from custom_components.ha_rt.tickets import TicketManager, TicketResult  # noqa: E402
-from tests.rt_server import RTServer, rt_installed  # noqa: E402
+from bench_support import add_devices, bench_entry, machine, run_against_rt  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
     from types import SimpleNamespace
 
-    from homeassistant.core import HomeAssistant
+    from custom_components.ha_rt.tickets import TicketResult
+    from tests.rt_server import RTServer
 
 
 @dataclass
@@ -103,20 +88,6 @@ class Sample:
     latency: float
 
 
-def add_devices(hass: HomeAssistant, owner: MockConfigEntry, prefix: str, count: int) -> list[str]:
-    registry = dr.async_get(hass)
-    return [
-        registry.async_get_or_create(
-            config_entry_id=owner.entry_id,
-            identifiers={("bench", f"{prefix}-{number}")},
-            name=f"{prefix} sensor {number}",
-            manufacturer="Acme",
-            model="Leak sensor",
-        ).id
-        for number in range(count)
-    ]
-
-
 async def timed_call(log: RequestLog, call: Awaitable[TicketResult]) -> Sample:
     """Await one create_ticket call and record its requests and latency."""
     before = len(log.requests)
@@ -144,100 +115,46 @@ def report(title: str, samples: list[Sample]) -> None:
         print(f"{'':<28}   {kind}")
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    memory_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPUs ({cpu}), {memory_kib / 1024 / 1024:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
-
-
 async def run(server: RTServer, arguments: argparse.Namespace) -> None:
     log = RequestLog()
 
-    with tempfile.TemporaryDirectory(prefix="ha_rt-bench-") as config_dir:
-        async with (
-            async_test_home_assistant(config_dir=config_dir) as hass,
-            aiohttp.ClientSession(trace_configs=[log.trace_config()]) as session,
-        ):
-            # Home Assistant reports deprecated helper use through the frame helper,
-            # which bootstrap sets up and a bare test instance does not.
-            frame.async_setup(hass)
-            settings = EntrySettings(
-                url=server.url,
-                token=server.token,
-                queue=server.queue,
-                catalog=server.catalog,
-                ha_url="http://127.0.0.1:8123",
-                address="1 Harbour Road, Springfield",
-                sync_interval_hours=6,
-                allow_private_network=True,
-                verify_ssl=False,
-            )
-            entry = MockConfigEntry(domain=DOMAIN, title="Benchmark RT")
-            entry.add_to_hass(hass)
-            owner = MockConfigEntry(domain="bench", title="Benchmark sensors")
-            owner.add_to_hass(hass)
+    async with bench_entry(server, log.trace_config(), "ha_rt-bench-") as bench:
+        # The outbox is not wired to the ticket manager: RT stays up in this benchmark.
+        tickets = bench.tickets
+        devices = add_devices(bench.hass, bench.owner, "steady", arguments.devices + 1)
+        storm_devices = add_devices(bench.hass, bench.owner, "storm", arguments.storm_devices)
+        synced = await bench.assets.async_sync()
+        print(f"asset sync: {synced.as_response()}")
+        sequential_start = len(log.requests)
 
-            client = RTClient(session, server.url, server.token, ssl=server.ssl_context())
-            tickets = TicketManager(hass, entry, client, settings)
-            assets = AssetSync(hass, entry, client, settings)
-            # The outbox is not wired to the ticket manager: RT stays up in this benchmark.
-            outbox = Outbox(hass, entry, client, settings, tickets)
-            entry.runtime_data = RTRuntimeData(
-                client=client, session=session, tickets=tickets, assets=assets, outbox=outbox
+        first = await timed_call(
+            log, tickets.async_create_ticket(devices[0], "Leak", "Water detected.")
+        )
+        creates = [
+            await timed_call(log, tickets.async_create_ticket(device_id, "Leak", "Water detected."))
+            for device_id in devices[1:]
+        ]
+        comments = [
+            await timed_call(
+                log, tickets.async_create_ticket(device_id, "Leak", f"Still wet ({number}).")
             )
+            for number in range(arguments.comments)
+            for device_id in devices[1:]
+        ]
 
-            devices = add_devices(hass, owner, "steady", arguments.devices + 1)
-            storm_devices = add_devices(hass, owner, "storm", arguments.storm_devices)
-            synced = await assets.async_sync()
-            print(f"asset sync: {synced.as_response()}")
-            sequential_start = len(log.requests)
-
-            first = await timed_call(
-                log, tickets.async_create_ticket(devices[0], "Leak", "Water detected.")
-            )
-            creates = [
-                await timed_call(
-                    log, tickets.async_create_ticket(device_id, "Leak", "Water detected.")
+        sequential = log.requests[sequential_start:]
+        before = len(log.requests)
+        started = time.perf_counter()
+        storm = await asyncio.gather(
+            *(
+                tickets.async_create_ticket(
+                    storm_devices[call % len(storm_devices)], "Leak", f"Alarm {call}"
                 )
-                for device_id in devices[1:]
-            ]
-            comments = [
-                await timed_call(
-                    log, tickets.async_create_ticket(device_id, "Leak", f"Still wet ({number}).")
-                )
-                for number in range(arguments.comments)
-                for device_id in devices[1:]
-            ]
-
-            sequential = log.requests[sequential_start:]
-            before = len(log.requests)
-            started = time.perf_counter()
-            storm = await asyncio.gather(
-                *(
-                    tickets.async_create_ticket(
-                        storm_devices[call % len(storm_devices)], "Leak", f"Alarm {call}"
-                    )
-                    for call in range(arguments.storm_calls)
-                )
+                for call in range(arguments.storm_calls)
             )
-            storm_seconds = time.perf_counter() - started
-            storm_requests = len(log.requests) - before
-
-            await assets.async_stop()
-            await hass.async_stop(force=True)
+        )
+        storm_seconds = time.perf_counter() - started
+        storm_requests = len(log.requests) - before
 
     print(f"RT {server.url}: {machine()}")
     report("first create (custom field check)", [first])
@@ -283,11 +200,7 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    if not rt_installed():
-        sys.exit("RT 5 is not installed: run scripts/install-rt first")
-
-    with RTServer() as server:
-        asyncio.run(run(server, arguments))
+    run_against_rt(run, arguments)
 
 
 if __name__ == "__main__":
