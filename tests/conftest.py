@@ -1,4 +1,4 @@
-"""Fixtures shared by all tests: Home Assistant's custom integration loader and a real RT 5."""
+"""Fixtures shared by the tests: the custom integration loader, a real RT 5 and its users."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
+import aiohttp
 import pytest
 import pytest_socket
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.ha_rt.rt import RTClient
+
+from .entry_helpers import trust_rt_certificate
 from .rt_server import RT_SERVER, RTServer, rt_installed
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
+
+    from homeassistant.core import HomeAssistant
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +77,25 @@ def rt_server() -> Iterator[RTServer]:
 
     with PytestRTServer() as server:
         yield server
+
+
+@pytest.fixture
+async def admin_client(rt_server: RTServer, socket_enabled: None) -> AsyncIterator[RTClient]:
+    """RT client with the superuser token, to read back what the integration wrote."""
+    async with aiohttp.ClientSession() as session:
+        yield RTClient(session, rt_server.url, rt_server.admin_token, ssl=rt_server.ssl_context())
+
+
+@pytest.fixture
+def source_entry(hass: HomeAssistant) -> MockConfigEntry:
+    """Config entry of another integration, which the test devices belong to."""
+    entry = MockConfigEntry(domain="test", title="Leak sensors")
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.fixture
+def trusted_rt(rt_server: RTServer, socket_enabled: None) -> Iterator[RTServer]:
+    """Return the test RT with its certificate trusted and sockets allowed."""
+    with trust_rt_certificate(rt_server):
+        yield rt_server

@@ -1,4 +1,4 @@
-"""Helpers for integration tests: config entries loaded against the test RT, and devices."""
+"""Helpers for integration tests: config entries, settings and clients for the test RT, devices."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ from custom_components.ha_rt.const import (
     CONF_VERIFY_SSL,
     DOMAIN,
 )
+from custom_components.ha_rt.data import EntrySettings
+from custom_components.ha_rt.rt import RTClient
 
 if TYPE_CHECKING:
+    import aiohttp
     from homeassistant.core import HomeAssistant
 
     from .rt_server import RTServer
@@ -60,6 +63,49 @@ def rt_entry(
         CONF_SYNC_INTERVAL: 6,
     }
     return MockConfigEntry(domain=DOMAIN, title=title, data=data, options=options)
+
+
+def rt_settings(
+    rt_server: RTServer,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    queue: str | None = None,
+    **outbox_settings: Any,
+) -> EntrySettings:
+    """Return the settings of an `rt_entry`, for objects built outside a loaded entry.
+
+    `url`, `token` and `queue` replace the test RT's own, such as a fault proxy's URL.
+    """
+    return EntrySettings(
+        url=url or rt_server.url,
+        token=token or rt_server.token,
+        queue=queue or rt_server.queue,
+        catalog=rt_server.catalog,
+        ha_url=HA_URL,
+        address=ADDRESS,
+        sync_interval_hours=6,
+        allow_private_network=True,
+        verify_ssl=False,
+        **outbox_settings,
+    )
+
+
+def rt_client(
+    session: aiohttp.ClientSession,
+    rt_server: RTServer,
+    settings: EntrySettings,
+    *,
+    request_timeout: float = 10.0,
+) -> RTClient:
+    """Return a client for the settings' URL and token that trusts the test RT's certificate."""
+    return RTClient(
+        session,
+        settings.url,
+        settings.token,
+        request_timeout=request_timeout,
+        ssl=rt_server.ssl_context(),
+    )
 
 
 async def async_setup_rt_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:

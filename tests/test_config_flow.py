@@ -59,7 +59,6 @@ from .entry_helpers import (
     flow_input,
     remove_custom_field,
     rt_config_entry,
-    trust_rt_certificate,
 )
 
 if TYPE_CHECKING:
@@ -73,13 +72,6 @@ if TYPE_CHECKING:
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components/ha_rt/translations/en.json"
 # Shaped like an RT 5 auth token (format version, user id, 32 hex digits) but unknown to RT.
 WRONG_TOKEN = "1-2-0123456789abcdef0123456789abcdef"  # noqa: S105
-
-
-@pytest.fixture
-def trusted_rt(rt_server: RTServer, socket_enabled: None) -> Iterator[RTServer]:
-    """Return the test RT with its certificate trusted and sockets allowed."""
-    with trust_rt_certificate(rt_server):
-        yield rt_server
 
 
 @pytest.fixture

@@ -40,13 +40,6 @@ WRONG_TOKEN = "1-2-0123456789abcdef0123456789abcdef"  # noqa: S105
 
 
 @pytest.fixture
-def trusted_rt(rt_server: RTServer) -> Iterator[RTServer]:
-    """Return the test RT with its certificate trusted."""
-    with trust_rt_certificate(rt_server):
-        yield rt_server
-
-
-@pytest.fixture
 def sessions() -> Iterator[list[ClientSession]]:
     """Record every RT session that entry setup creates."""
     created: list[ClientSession] = []

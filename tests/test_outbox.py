@@ -73,21 +73,28 @@ from custom_components.ha_rt.outbox import (
     _request_from_storage,
     _request_to_storage,
 )
-from custom_components.ha_rt.rt import RTClient
 from custom_components.ha_rt.rt.sql import equals
 from custom_components.ha_rt.tickets import TicketManager, TicketRequest, open_tickets_query
 
-from .helpers import ADDRESS, HA_URL, add_device, async_setup_rt_entry, rt_entry
+from .helpers import (
+    ADDRESS,
+    HA_URL,
+    add_device,
+    async_setup_rt_entry,
+    rt_client,
+    rt_entry,
+    rt_settings,
+)
 from .test_tickets import (
     FAST_RETRY,
     LOGGER_NAME,
-    QUEUE_RIGHTS,
     Fault,
     FaultProxy,
     StubAssets,
     closed_port,
     create_ticket,
     resolve_ticket,
+    rights_without,
     transaction_contents,
     unique_name,
 )
@@ -171,10 +178,6 @@ def ticket_request(device_id: str, text: str = "Water detected.") -> TicketReque
     )
 
 
-def rights_without(*missing: str) -> list[str]:
-    return [right for right in QUEUE_RIGHTS if right not in missing]
-
-
 def fixed_entry(rt_server: RTServer, entry_id: str, **changes: Any) -> MockConfigEntry:
     """Return a config entry for the test RT with a fixed id, for a second instance."""
     template = rt_entry(rt_server, **changes)
@@ -221,21 +224,6 @@ def restore_rt(rt_server: RTServer) -> Iterator[RTServer]:
     rt_server.start()
 
 
-@pytest.fixture
-def source_entry(hass: HomeAssistant) -> MockConfigEntry:
-    """Config entry of another integration, which the test devices belong to."""
-    entry = MockConfigEntry(domain="test", title="Leak sensors")
-    entry.add_to_hass(hass)
-    return entry
-
-
-@pytest.fixture
-async def admin_client(rt_server: RTServer) -> AsyncIterator[RTClient]:
-    """RT client with the superuser token, to read back what the integration wrote."""
-    async with aiohttp.ClientSession() as session:
-        yield RTClient(session, rt_server.url, rt_server.admin_token, ssl=rt_server.ssl_context())
-
-
 @dataclass
 class OutboxRig:
     """Ticket managers with outboxes outside a loaded entry, for clients with faults."""
@@ -266,25 +254,8 @@ class OutboxRig:
     ) -> tuple[TicketManager, Outbox]:
         session = aiohttp.ClientSession()
         self.sessions.append(session)
-        settings = EntrySettings(
-            url=url or self.rt_server.url,
-            token=token or self.rt_server.token,
-            queue=queue or self.rt_server.queue,
-            catalog=self.rt_server.catalog,
-            ha_url=HA_URL,
-            address=ADDRESS,
-            sync_interval_hours=6,
-            allow_private_network=True,
-            verify_ssl=False,
-            **outbox_settings,
-        )
-        client = RTClient(
-            session,
-            settings.url,
-            settings.token,
-            request_timeout=request_timeout,
-            ssl=self.rt_server.ssl_context(),
-        )
+        settings = rt_settings(self.rt_server, url=url, token=token, queue=queue, **outbox_settings)
+        client = rt_client(session, self.rt_server, settings, request_timeout=request_timeout)
         tickets = TicketManager(self.hass, self.entry, client, settings, retry_policy=FAST_RETRY)
         outbox = Outbox(self.hass, self.entry, client, settings, tickets, probe_backoff=FAST_PROBE)
         await outbox.async_load()

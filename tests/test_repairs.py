@@ -22,25 +22,15 @@ from .entry_helpers import (
     create_queue,
     remove_custom_field,
     rt_config_entry,
-    trust_rt_certificate,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from .rt_server import RTServer
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
-
-
-@pytest.fixture
-def trusted_rt(rt_server: RTServer) -> Iterator[RTServer]:
-    """Return the test RT with its certificate trusted."""
-    with trust_rt_certificate(rt_server):
-        yield rt_server
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

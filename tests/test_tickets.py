@@ -29,9 +29,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from yarl import URL
 
 from custom_components.ha_rt.const import DOMAIN, EVENT_TICKET
-from custom_components.ha_rt.data import EntrySettings
 from custom_components.ha_rt.net import create_guarded_session
-from custom_components.ha_rt.rt import RTClient
 from custom_components.ha_rt.rt.sql import equals
 from custom_components.ha_rt.tickets import (
     MAX_SUBJECT_BYTES,
@@ -43,7 +41,15 @@ from custom_components.ha_rt.tickets import (
     ticket_body,
 )
 
-from .helpers import ADDRESS, HA_URL, add_device, async_setup_rt_entry, rt_entry
+from .helpers import (
+    ADDRESS,
+    HA_URL,
+    add_device,
+    async_setup_rt_entry,
+    rt_client,
+    rt_entry,
+    rt_settings,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -270,24 +276,8 @@ class ManagerRig:
             session = aiohttp.ClientSession()
         self.sessions.append(session)
 
-        settings = EntrySettings(
-            url=url or self.rt_server.url,
-            token=token or self.rt_server.token,
-            queue=queue or self.rt_server.queue,
-            catalog=self.rt_server.catalog,
-            ha_url=HA_URL,
-            address=ADDRESS,
-            sync_interval_hours=6,
-            allow_private_network=True,
-            verify_ssl=False,
-        )
-        client = RTClient(
-            session,
-            settings.url,
-            settings.token,
-            request_timeout=request_timeout,
-            ssl=self.rt_server.ssl_context(),
-        )
+        settings = rt_settings(self.rt_server, url=url, token=token, queue=queue)
+        client = rt_client(session, self.rt_server, settings, request_timeout=request_timeout)
         return TicketManager(self.hass, self.entry, client, settings, retry_policy=retry_policy)
 
     def device(self, name: str, area: str | None = None) -> str:
@@ -298,14 +288,6 @@ class ManagerRig:
 
 
 @pytest.fixture
-def source_entry(hass: HomeAssistant) -> MockConfigEntry:
-    """Config entry of another integration, which the test devices belong to."""
-    entry = MockConfigEntry(domain="test", title="Leak sensors")
-    entry.add_to_hass(hass)
-    return entry
-
-
-@pytest.fixture
 async def loaded_entry(
     hass: HomeAssistant, rt_server: RTServer, socket_enabled: None
 ) -> AsyncIterator[MockConfigEntry]:
@@ -313,13 +295,6 @@ async def loaded_entry(
     entry = await async_setup_rt_entry(hass, rt_entry(rt_server))
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-@pytest.fixture
-async def admin_client(rt_server: RTServer, socket_enabled: None) -> AsyncIterator[RTClient]:
-    """RT client with the superuser token, to read back what the integration wrote."""
-    async with aiohttp.ClientSession() as session:
-        yield RTClient(session, rt_server.url, rt_server.admin_token, ssl=rt_server.ssl_context())
 
 
 @pytest.fixture
