@@ -23,7 +23,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
@@ -89,8 +88,7 @@ from .test_tickets import (
     FAST_RETRY,
     LOGGER_NAME,
     Fault,
-    FaultProxy,
-    StubAssets,
+    ManagerRig,
     closed_port,
     create_ticket,
     resolve_ticket,
@@ -225,22 +223,15 @@ def restore_rt(rt_server: RTServer) -> Iterator[RTServer]:
 
 
 @dataclass
-class OutboxRig:
+class OutboxRig(ManagerRig):
     """Ticket managers with outboxes outside a loaded entry, for clients with faults."""
 
-    hass: HomeAssistant
-    rt_server: RTServer
-    entry: MockConfigEntry
-    source_entry: MockConfigEntry
-    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
-    proxies: list[FaultProxy] = field(default_factory=list)
     outboxes: list[Outbox] = field(default_factory=list)
 
-    async def proxy(self, *faults: Fault) -> tuple[FaultProxy, str]:
-        proxy = FaultProxy(self.rt_server)
-        proxy.faults.extend(faults)
-        self.proxies.append(proxy)
-        return proxy, await proxy.start()
+    async def async_close(self) -> None:
+        for outbox in self.outboxes:
+            await outbox.async_stop()
+        await super().async_close()
 
     async def build(
         self,
@@ -266,29 +257,15 @@ class OutboxRig:
             outbox.async_start()
         return tickets, outbox
 
-    def device(self, name: str) -> str:
-        return add_device(self.hass, self.source_entry, name).id
-
 
 @pytest.fixture
 async def rig(
     hass: HomeAssistant, rt_server: RTServer, source_entry: MockConfigEntry
 ) -> AsyncIterator[OutboxRig]:
-    """Outboxes outside a loaded entry; the integration is set up for its translations."""
-    assert await async_setup_component(hass, DOMAIN, {})
-    entry = rt_entry(rt_server)
-    entry.add_to_hass(hass)
-    entry.runtime_data = SimpleNamespace(assets=StubAssets())
-
-    rig = OutboxRig(hass, rt_server, entry, source_entry)
+    """Outboxes outside a loaded entry, for clients with faults."""
+    rig = await OutboxRig.async_create(hass, rt_server, source_entry)
     yield rig
-
-    for outbox in rig.outboxes:
-        await outbox.async_stop()
-    for proxy in rig.proxies:
-        await proxy.close()
-    for session in rig.sessions:
-        await session.close()
+    await rig.async_close()
 
 
 # --- Backoff and storage ------------------------------------------------------------

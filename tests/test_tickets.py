@@ -17,7 +17,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 import pytest
@@ -257,8 +257,29 @@ class ManagerRig:
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
     proxies: list[FaultProxy] = field(default_factory=list)
 
-    async def proxy(self) -> tuple[FaultProxy, str]:
+    @classmethod
+    async def async_create(
+        cls, hass: HomeAssistant, rt_server: RTServer, source_entry: MockConfigEntry
+    ) -> Self:
+        """Set the integration up without entries, so its translations load, then add an entry.
+
+        The entry is not set up: its asset lookups go to a StubAssets that finds no asset.
+        """
+        assert await async_setup_component(hass, DOMAIN, {})
+        entry = rt_entry(rt_server)
+        entry.add_to_hass(hass)
+        entry.runtime_data = SimpleNamespace(assets=StubAssets())
+        return cls(hass, rt_server, entry, source_entry)
+
+    async def async_close(self) -> None:
+        for proxy in self.proxies:
+            await proxy.close()
+        for session in self.sessions:
+            await session.close()
+
+    async def proxy(self, *faults: Fault) -> tuple[FaultProxy, str]:
         proxy = FaultProxy(self.rt_server)
+        proxy.faults.extend(faults)
         self.proxies.append(proxy)
         return proxy, await proxy.start()
 
@@ -301,22 +322,10 @@ async def loaded_entry(
 async def rig(
     hass: HomeAssistant, rt_server: RTServer, source_entry: MockConfigEntry, socket_enabled: None
 ) -> AsyncIterator[ManagerRig]:
-    """Ticket managers outside a loaded entry, for clients with faults or odd settings.
-
-    The integration is set up without entries so its translations are loaded.
-    """
-    assert await async_setup_component(hass, DOMAIN, {})
-    entry = rt_entry(rt_server)
-    entry.add_to_hass(hass)
-    entry.runtime_data = SimpleNamespace(assets=StubAssets())
-
-    rig = ManagerRig(hass, rt_server, entry, source_entry)
+    """Ticket managers outside a loaded entry, for clients with faults or odd settings."""
+    rig = await ManagerRig.async_create(hass, rt_server, source_entry)
     yield rig
-
-    for proxy in rig.proxies:
-        await proxy.close()
-    for session in rig.sessions:
-        await session.close()
+    await rig.async_close()
 
 
 # --- Subject, body and query --------------------------------------------------------
