@@ -79,8 +79,8 @@ class Measurement:
 class CountingSession:
     """An aiohttp session that records each request it sends as (kind, seconds).
 
-    The kind is the method and the REST2 path with record ids replaced by N, and asset
-    searches that read custom fields are told apart from the cheap ones.
+    The kind is the method and the REST2 path with record ids replaced by N. Asset
+    searches that read custom fields are a kind of their own.
     """
 
     def __init__(self) -> None:

@@ -233,9 +233,7 @@ async def test_active_asset_wins_over_lower_retired_one(hass: HomeAssistant, rt_
     assert (await client.get_asset(retired)).status == "recycled"
 
 
-async def test_removed_device_that_returns_reactivates_asset(
-    hass: HomeAssistant, rt_server, client
-):
+async def test_returning_device_reactivates_asset(hass: HomeAssistant, rt_server, client):
     catalog = new_catalog(rt_server)
     owner = device_owner(hass)
     device = full_device(hass, owner, 1)
@@ -269,9 +267,7 @@ async def test_new_asset_of_unknown_device_is_retired(hass: HomeAssistant, rt_se
     assert (await client.get_asset(by_hand)).status == "new"
 
 
-async def test_service_device_becoming_a_service_retires_asset(
-    hass: HomeAssistant, rt_server, client
-):
+async def test_device_turned_service_retires_asset(hass: HomeAssistant, rt_server, client):
     catalog = new_catalog(rt_server)
     device = full_device(hass, device_owner(hass), 1)
     sync = asset_sync(hass, add_entry(hass, rt_server, catalog), client)

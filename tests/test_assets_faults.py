@@ -122,7 +122,7 @@ async def test_write_timeout_heals_without_duplicate(
     client = proxied_client(rt_server, session, proxy.url, timeout=3.0)
     sync = asset_sync(hass, add_entry(hass, rt_server, catalog), client)
     await sync.async_sync(devices[0].id)
-    # RT creates the asset, but its answer never reaches the client.
+    # RT creates the asset, but its response never reaches the client.
     proxy.faults.append(Fault("POST", "asset", body=devices[1].id, stall=True))
 
     report = await sync.async_sync()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .rt import Asset
 
 # RT 5.0.3's default "assets" lifecycle (etc/RT_Config.pm): the statuses each status may
-# change to. RT answers 200 to a PUT that asks for any other change and leaves the status.
+# change to. RT returns 200 to a PUT that requests any other change and keeps the status.
 ASSET_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("allocated", "in-use", "stolen", "deleted"),
     "allocated": ("in-use", "recycled", "stolen", "deleted"),
@@ -133,7 +133,7 @@ def desired_custom_fields(
 
 
 class WriteKind(StrEnum):
-    """What an asset write does."""
+    """Kind of change an asset write makes."""
 
     CREATE = "create"
     UPDATE = "update"
@@ -175,10 +175,13 @@ def plan_sync(
     """Plan the writes for `devices` and for every device named by an asset's DeviceId.
 
     A device that is in `devices` and not a service gets exactly one active asset named
-    after it with its custom fields. The asset kept when several share a DeviceId is the
-    lowest id among those not inactive, else the lowest id; the other active ones are
-    retired. Every active asset of a device missing from `devices` or of a service
+    after it with its custom fields. When several assets share a DeviceId, the one kept
+    is the lowest id among those not inactive, else the lowest id. The other active ones
+    are retired. Every active asset of a device missing from `devices` or of a service
     device is retired. Assets without a DeviceId are left alone.
+
+    NOTE: a catalog shared by two Home Assistant instances does not work, because each
+    full sync retires the assets of the other instance's devices as removed devices.
     """
     by_device: defaultdict[str, list[AssetRecord]] = defaultdict(list)
     for asset in assets:

@@ -1,6 +1,6 @@
 """The asset sync's snapshot of the catalog, kept in Home Assistant's storage.
 
-The snapshot holds every asset of the catalog as the last sync read it: id, name,
+The snapshot contains every asset of the catalog as the last sync read it: id, name,
 status, LastUpdated and custom field values. RT 5.0.3 moves an asset's LastUpdated on
 every change, so a sync lists the catalog without custom fields (cheap) and fetches them
 again only for assets whose LastUpdated differs from the snapshot.

@@ -1,11 +1,12 @@
 """Keep one RT asset per physical device in step with Home Assistant's device registry.
 
-A full sync lists the catalog with the cheap fields (Name, Status, LastUpdated) and
+A full sync lists the catalog with the cheap fields (Name, Status, LastUpdated). It
 fetches custom fields only for assets that are new or changed since the snapshot in
-Home Assistant's storage, so a sync that finds nothing to do costs one request per 100
-assets plus one. Writes go out with bounded concurrency, and every written asset is read
-back so the snapshot holds what RT stored. RT stays the source of truth: an asset edited
-in RT gets a new LastUpdated, is read again and is corrected on the next sync.
+Home Assistant's storage, so a sync that finds nothing to do costs the listing's pages
+of 100 assets and one more request. Writes go out with bounded concurrency, and every
+written asset is read back, so the snapshot contains what RT stored. RT stays the source
+of truth: an asset edited in RT gets a new LastUpdated, is read again and is corrected
+on the next sync.
 
 Syncs run when Home Assistant has started, on the configured interval, for devices the
 registry reports as created, changed or removed (coalesced), and on the sync_assets action.
@@ -69,17 +70,18 @@ COALESCE_MAX_SECONDS = 30.0
 # searching for each batch of devices.
 QUEUED_FULL_SYNC_THRESHOLD = 100
 
-# Assets per search that reads custom fields. RT 5.0.3 spends 20-50 ms per asset on its
-# custom fields (measured with rt-server on 2 cores), so a full page of 100 could take
-# longer than the client's request timeout on a busy server. The cheap listing without
-# custom fields still uses full pages.
+# Assets per search that reads custom fields. RT 5.0.3 spent 18-48 ms per asset on its
+# custom fields (measured with rt-server on a 2-CPU machine), so a full page of 100 could
+# take longer than the client's request timeout (15 s in validation.py) on a busy server.
+# The cheap listing without custom fields still uses full pages.
 FETCH_BATCH = 20
 
 # Devices per AssetSQL search when syncing queued devices.
 DEVICE_SEARCH_BATCH = FETCH_BATCH
 
-# Writes in flight at once. RT's own web server (rt-server) runs a few workers, and a
-# bigger number mostly queues requests inside RT.
+# Writes in flight at once, few enough to leave RT's workers free for other clients.
+# NOTE: not tuned against a multi-worker RT; the test server handles one request at a
+# time, where more writes in flight only queue inside RT.
 WRITE_CONCURRENCY = 4
 
 # RT 5.0.3 stores LastUpdated in whole seconds. A read in the same second as the write it
@@ -105,13 +107,14 @@ SYNCED_DEVICE_ATTRIBUTES = frozenset(
     }
 )
 
-# Written when the catalog's custom fields cannot be read yet (see _async_catalog_fields).
+# The fields planned while the catalog's custom fields are unknown. The first create then
+# learns them, and the other writes drop what the catalog lacks (see _async_create_probe).
 ALL_ASSET_CUSTOM_FIELDS = frozenset(ASSET_CUSTOM_FIELDS + OPTIONAL_ASSET_CUSTOM_FIELDS)
 
 
 @dataclass(slots=True)
 class SyncReport:
-    """What one sync did; `synced` counts devices whose asset is now in step."""
+    """Counts of one sync's outcomes; `synced` is the number of devices now in step."""
 
     created: int = 0
     updated: int = 0
@@ -254,9 +257,9 @@ class AssetSync:
     async def async_sync(self, device_id: str | None = None) -> SyncReport:
         """Sync one device, or every device when `device_id` is None.
 
-        Raises ServiceValidationError for a device that neither the registry nor an
-        asset knows, HomeAssistantError when the catalog lacks the DeviceId custom field,
-        and RTError when RT cannot be read.
+        Raises ServiceValidationError for a device that is neither in the registry nor
+        the DeviceId of an asset, HomeAssistantError when the catalog lacks the DeviceId
+        custom field, and RTError when RT cannot be read.
         """
         async with self._sync_lock:
             await self._async_load_snapshot()
@@ -282,21 +285,21 @@ class AssetSync:
                 dr.EVENT_DEVICE_REGISTRY_UPDATED, self._async_device_registry_updated
             )
         )
-        self._start_full_sync("after start")
+        self._start_full_sync("full sync after start")
 
     @callback
     def _async_interval_elapsed(self, _now: datetime) -> None:
         if self._full_sync_running:
             LOGGER.debug("Skipping the scheduled asset sync: a full sync is still running")
             return
-        self._start_full_sync("scheduled")
+        self._start_full_sync("scheduled full sync")
 
     @callback
-    def _start_full_sync(self, reason: str) -> None:
+    def _start_full_sync(self, what: str) -> None:
         self._entry.async_create_background_task(
             self._hass,
-            self._async_run_logged(self._async_locked_full_sync(), f"{reason} full sync"),
-            name=f"{DOMAIN} {reason} asset sync",
+            self._async_run_logged(self._async_locked_full_sync(), what),
+            name=f"{DOMAIN} asset {what}",
         )
 
     async def _async_locked_full_sync(self) -> SyncReport:
@@ -389,7 +392,7 @@ class AssetSync:
     async def _async_sync_found_assets(
         self, device_ids: Collection[str], found: Mapping[int, AssetRecord]
     ) -> SyncReport:
-        """Bring the assets of some devices in step; `found` holds their assets, read now."""
+        """Bring the assets of some devices in step; `found` contains their assets, read now."""
         fields = await self._async_catalog_fields(found.values(), sample_asset_id=None)
 
         devices: dict[str, DeviceSnapshot] = {}
@@ -478,9 +481,9 @@ class AssetSync:
     async def _async_write(self, write: AssetWrite, batch: _WriteBatch) -> int | None:
         """Make one write; return the asset id, or None when it failed (logged here).
 
-        After RT rejects the token or stops answering, the remaining writes are not tried
-        and count as failed, and the sync raises that error. A timeout fails only its
-        own write.
+        After RT rejects the token or stops responding, the remaining writes are not
+        tried and count as failed, and the sync raises that error. A timeout fails only
+        its own write.
         """
         async with batch.slots:
             if batch.stop_error is not None:
@@ -519,8 +522,8 @@ class AssetSync:
             msg = f"Cannot {write.kind} an asset without its id (device {write.device_id})"
             raise ValueError(msg)
 
-        # RT moves the status one lifecycle transition per change, so a longer path takes
-        # one request per step; the first step goes with the name and custom fields.
+        # RT moves the status by one lifecycle transition per change, so a longer path
+        # takes one request per step. The first step goes with the name and custom fields.
         first_status, *later_statuses = write.statuses or (None,)
         await self._client.update_asset(
             asset_id,
@@ -629,9 +632,9 @@ class AssetSync:
         """Return the custom fields applied to the catalog, or None while unknown.
 
         RT lists every custom field applied to an asset's catalog, with or without a
-        value, on each asset read with custom fields. So the assets read in this sync
-        tell first, then one asset of the catalog read now, then the fields the last
-        sync saw (for a device sync), then the client's get_catalog. For a catalog
+        value, on each asset read with custom fields. So the sources are, in order: the
+        assets read in this sync, one asset of the catalog read now, the fields the last
+        sync saw (for a device sync), and the client's get_catalog. For a catalog
         without assets, get_catalog returns no fields when the token's rights are
         granted on the catalog only (RT 5.0.3), and the fields stay unknown (None).
 
