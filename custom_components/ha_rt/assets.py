@@ -91,6 +91,8 @@ LAST_UPDATED_RESOLUTION_SECONDS = 1.0
 
 # Device registry attributes that feed an asset (the keys of an "update" event's
 # "changes"). Other changes, such as config entries or disabled_by, need no sync.
+# NOTE: renaming an area changes no device, so the new name reaches the assets of the
+# area's devices with the next full sync only.
 SYNCED_DEVICE_ATTRIBUTES = frozenset(
     {
         "area_id",
