@@ -797,12 +797,14 @@ async def test_timeout_after_create_reached_rt_does_not_duplicate(rig, admin_cli
         open_tickets_query(rig.rt_server.queue, device_id), fields=()
     )
     assert [ticket.id for ticket in in_rt] == [result.ticket_id]
-    assert result.action == "commented"
+    assert result.action == "created"
+    assert transaction_contents(rig.rt_server, result.ticket_id, "Comment") == []
+    # The last request is the one-off read-back of the first created ticket's custom fields.
     assert proxy.requests == [
         "GET tickets",
         "POST ticket",
         "GET tickets",
-        f"POST ticket/{result.ticket_id}/comment",
+        f"GET ticket/{result.ticket_id}",
     ]
 
 

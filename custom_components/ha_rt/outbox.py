@@ -140,6 +140,7 @@ class _StoredRequest(TypedDict):
     subject: NotRequired[str]
     area: NotRequired[str]
     device_url: NotRequired[str]
+    create_sent: NotRequired[bool]
 
 
 class _StoredOutbox(TypedDict):
@@ -168,6 +169,7 @@ def _request_to_storage(request: OutboxRequest) -> _StoredRequest:
         stored["subject"] = request.ticket.subject
         stored["area"] = request.ticket.area
         stored["device_url"] = request.ticket.device_url
+        stored["create_sent"] = request.ticket.create_sent
     return stored
 
 
@@ -192,6 +194,7 @@ def _request_from_storage(item: _StoredRequest) -> OutboxRequest:
                 text=text or "",
                 area=str(item.get("area", "")),
                 device_url=str(item.get("device_url", "")),
+                create_sent=item.get("create_sent") is True,
             )
             return OutboxRequest(str(item["id"]), queued_at, device_id, ticket=ticket)
         case "resolve_ticket":

@@ -17,7 +17,7 @@ import asyncio
 import random
 import unicodedata
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
@@ -121,6 +121,9 @@ class TicketRequest:
     text: str
     area: str
     device_url: str
+    # True when an earlier delivery sent the create and the answer was lost (a timeout),
+    # so RT may hold the ticket already: see TicketManager._async_find_own_ticket.
+    create_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,8 @@ class TicketDeliveryError(Exception):
         self.step = step
         self.ticket_id = ticket_id
         self.error = error
+        # Set by the create path when a create was sent in any attempt.
+        self.create_sent = False
 
 
 @dataclass(slots=True)
@@ -178,6 +183,13 @@ class _Progress:
 
     step: Step = "search"
     ticket_id: int | None = None
+
+
+@dataclass(slots=True)
+class _CreateAttempts:
+    """What earlier attempts of one create_ticket delivery sent to RT."""
+
+    create_sent: bool = False
 
 
 @dataclass(slots=True)
@@ -338,7 +350,8 @@ class TicketManager:
                 return await self._async_deliver_locked(request, outbox_id=None)
             except TicketDeliveryError as err:
                 if outbox is not None and outbox.accepts(err):
-                    return await outbox.async_add_create(request, cause=err)
+                    sent = replace(request, create_sent=request.create_sent or err.create_sent)
+                    return await outbox.async_add_create(sent, cause=err)
                 self._raise_failure("create or comment on a ticket", err)
 
     async def async_resolve_ticket(
@@ -374,7 +387,7 @@ class TicketManager:
 
         Holds the device's lock, so no other request for the device runs meanwhile. Every
         attempt searches before it writes: a create that timed out after RT received it
-        is found by the next attempt and commented on instead of created twice. The
+        is found by the next attempt and reported as created, never created twice. The
         event carries `outbox_id` when the outbox delivers the request. Raises
         TicketDeliveryError when the last attempt fails or the fault is not transient.
 
@@ -400,9 +413,15 @@ class TicketManager:
     async def _async_deliver_locked(
         self, request: TicketRequest, outbox_id: str | None
     ) -> TicketResult:
-        result = await self._async_retry(
-            request.device_id, lambda progress: self._async_create_or_comment(request, progress)
-        )
+        attempts = _CreateAttempts(create_sent=request.create_sent)
+        try:
+            result = await self._async_retry(
+                request.device_id,
+                lambda progress: self._async_create_or_comment(request, progress, attempts),
+            )
+        except TicketDeliveryError as err:
+            err.create_sent = attempts.create_sent
+            raise
         self._fire_event(result.action, result.ticket_id, request.device_id, outbox_id)
 
         if result.action == "created" and not self._custom_fields_verified:
@@ -424,10 +443,15 @@ class TicketManager:
         return ResolveResult(ticket_ids=tuple(ticket_ids))
 
     async def _async_create_or_comment(
-        self, request: TicketRequest, progress: _Progress
+        self, request: TicketRequest, progress: _Progress, attempts: _CreateAttempts
     ) -> TicketResult:
         progress.step = "search"
-        open_ticket_ids = await self._async_find_open_tickets(request.device_id)
+        if attempts.create_sent:
+            open_ticket_ids, own_ticket_id = await self._async_find_own_ticket(request)
+            if own_ticket_id is not None:
+                return TicketResult(own_ticket_id, self.ticket_url(own_ticket_id), "created")
+        else:
+            open_ticket_ids = await self._async_find_open_tickets(request.device_id)
 
         if open_ticket_ids:
             ticket_id = open_ticket_ids[0]
@@ -442,6 +466,7 @@ class TicketManager:
         asset_id = await self._async_asset_id(request.device_id)
 
         progress.step = "create"
+        attempts.create_sent = True
         ticket_id = await self._client.create_ticket(
             self._settings.queue,
             request.subject,
@@ -480,6 +505,20 @@ class TicketManager:
             raise TicketDeliveryError(request.device_id, "verify", ticket_id, error)
 
         self._custom_fields_verified = True
+
+    async def _async_find_own_ticket(self, request: TicketRequest) -> tuple[list[int], int | None]:
+        """Return the device's open tickets and the one an earlier attempt's create made.
+
+        An attempt creates only after its search found no open ticket, and the device's lock
+        keeps other calls of this Home Assistant out meanwhile. So after a create whose answer
+        was lost (a timeout after RT received it), an open ticket with this request's
+        subject is the one that create made. The call reports it as created and does not
+        add its text again as a comment. The search is the same single request as the usual one.
+        """
+        query = open_tickets_query(self._settings.queue, request.device_id)
+        tickets = await self._client.search_tickets(query, fields=("Subject",))
+        own = next((ticket.id for ticket in tickets if ticket.subject == request.subject), None)
+        return [ticket.id for ticket in tickets], own
 
     async def _async_find_open_tickets(self, device_id: str) -> list[int]:
         """Return the ids of the device's open tickets in the queue, oldest first."""
