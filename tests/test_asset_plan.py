@@ -30,7 +30,9 @@ from custom_components.ha_rt.devices import DeviceSnapshot
 ALL_FIELDS = frozenset(ASSET_CUSTOM_FIELDS + OPTIONAL_ASSET_CUSTOM_FIELDS)
 
 
-def device(device_id: str = "d1", *, name: str = "Sensor", is_service: bool = False):
+def device(
+    device_id: str = "d1", *, name: str = "Sensor", is_service: bool = False, is_child=False
+):
     return DeviceSnapshot(
         device_id=device_id,
         name=name,
@@ -44,6 +46,7 @@ def device(device_id: str = "d1", *, name: str = "Sensor", is_service: bool = Fa
         mac_address="",
         page_url="",
         is_service=is_service,
+        is_child=is_child,
     )
 
 
@@ -185,6 +188,17 @@ def test_plan_retires_asset_of_service_device():
     service = device(is_service=True)
 
     plan = plan_sync({"d1": service}, [asset_of(service, 5)], ALL_FIELDS, "Main St 1")
+
+    assert plan.writes == [
+        AssetWrite(WriteKind.RETIRE, "d1", asset_id=5, statuses=(RETIRED_STATUS,))
+    ]
+    assert plan.skipped == 1
+
+
+def test_plan_retires_asset_of_child_device():
+    child = device(is_child=True)
+
+    plan = plan_sync({"d1": child}, [asset_of(child, 5)], ALL_FIELDS, "Main St 1")
 
     assert plan.writes == [
         AssetWrite(WriteKind.RETIRE, "d1", asset_id=5, statuses=(RETIRED_STATUS,))

@@ -174,11 +174,12 @@ def plan_sync(
 ) -> SyncPlan:
     """Plan the writes for `devices` and for every device named by an asset's DeviceId.
 
-    A device that is in `devices` and not a service gets exactly one active asset named
-    after it with its custom fields. When several assets share a DeviceId, the one kept
-    is the lowest id among those not inactive, else the lowest id. The other active ones
-    are retired. Every active asset of a device missing from `devices` or of a service
-    device is retired. Assets without a DeviceId are left alone.
+    A physical device in `devices` (not a service and not a child device) gets exactly
+    one active asset named after it with its custom fields. When several assets share a
+    DeviceId, the one kept is the lowest id among those not inactive, else the lowest id.
+    The other active ones are retired. Every active asset of a device missing from
+    `devices` or not physical is retired, and a device that is not physical counts as
+    skipped. Assets without a DeviceId are left alone.
 
     NOTE: a catalog shared by two Home Assistant instances does not work, because each
     full sync retires the assets of the other instance's devices as removed devices.
