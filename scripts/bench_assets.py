@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from bench_support import machine  # noqa: E402
 from homeassistant.helpers import device_registry as dr  # noqa: E402
 from homeassistant.helpers import frame  # noqa: E402
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]  # noqa: E402
@@ -176,28 +175,6 @@ async def naive_sync(hass: HomeAssistant, client: RTClient, catalog: str) -> dic
             await client.create_asset(catalog, device.name, filled, status=ACTIVE_STATUS)
             created += 1
     return {"created": created, "updated": updated}
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        "unknown CPU",
-    )
-    memory_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"nproc {os.cpu_count()}, CPU {cpu}, RAM {memory_kib / 1024 / 1024:.1f} GiB, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
 
 
 async def run(server: RTServer, devices: int) -> list[Measurement]:
