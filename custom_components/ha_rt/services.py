@@ -55,9 +55,9 @@ SYNC_ASSETS_SCHEMA = probatio.Schema(
 def get_loaded_entry(hass: HomeAssistant, call: ServiceCall) -> RTConfigEntry:
     """Return the loaded config entry an action call targets.
 
-    Without config_entry_id the call may target the only loaded entry; with several
-    loaded entries the caller must choose, since a ticket in the wrong RT is worse than
-    an error.
+    Without config_entry_id the call may target the only loaded entry. With several
+    loaded entries the caller must choose, because a ticket in the wrong RT is worse
+    than an error.
     """
     entry_id: str | None = call.data.get(ATTR_CONFIG_ENTRY_ID)
 

@@ -121,8 +121,8 @@ class TicketRequest:
     text: str
     area: str
     device_url: str
-    # True when an earlier delivery sent the create and the answer was lost (a timeout),
-    # so RT may hold the ticket already: see TicketManager._async_find_own_ticket.
+    # True when an earlier delivery sent the create and its response was lost (a timeout),
+    # so RT may contain the ticket already. TicketManager._async_find_own_ticket uses it.
     create_sent: bool = False
 
 
@@ -187,7 +187,7 @@ class _Progress:
 
 @dataclass(slots=True)
 class _CreateAttempts:
-    """What earlier attempts of one create_ticket delivery sent to RT."""
+    """The writes that earlier attempts of one create_ticket delivery sent to RT."""
 
     create_sent: bool = False
 
@@ -510,7 +510,7 @@ class TicketManager:
         """Return the device's open tickets and the one an earlier attempt's create made.
 
         An attempt creates only after its search found no open ticket, and the device's lock
-        keeps other calls of this Home Assistant out meanwhile. So after a create whose answer
+        keeps other calls of this Home Assistant out meanwhile. So after a create whose response
         was lost (a timeout after RT received it), an open ticket with this request's
         subject is the one that create made. The call reports it as created and does not
         add its text again as a comment. The search is the same single request as the usual one.

@@ -13,7 +13,8 @@ class RTError(Exception):
 class RTConnectionError(RTError):
     """RT could not be reached, the TLS handshake failed, or RT is briefly unavailable.
 
-    Transient answers (HTTP 429, 502, 503, 504) land here too, so a caller may retry.
+    Transient responses (HTTP 429, 502, 503, 504) are raised as this class too, so a
+    caller may retry.
     """
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -33,7 +34,7 @@ class RTAuthenticationError(RTError):
 class RTPermissionError(RTError):
     """RT refused the request (HTTP 403).
 
-    RT 5.0.3 answers 403 for a queue or catalog that does not exist or that the token
+    RT 5.0.3 returns 403 for a queue or catalog that does not exist or that the token
     may not see, and for missing rights, so this is a configuration problem and not a
     reason to ask for a new token.
     """
@@ -51,8 +52,8 @@ class RTNotFoundError(RTError):
 class RTAPIError(RTError):
     """RT refused the request.
 
-    Raised for HTTP 4xx and 5xx answers without a class of their own, and for HTTP 200
-    answers whose message list reports a refusal (RT 5.0.3 answers 200 to an update
+    Raised for HTTP 4xx and 5xx responses without a class of their own, and for HTTP 200
+    responses whose message list reports a refusal (RT 5.0.3 returns 200 for an update
     that it did not apply).
     """
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 # Column names in TicketSQL and AssetSQL are plain identifiers such as Queue, Status or
-# Catalog; anything else would let a caller smuggle syntax into the query.
+# Catalog. Anything else is rejected, because it could carry query syntax.
 _COLUMN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 # A custom field name sits between braces in CF.{Name}; RT's parser ends the name at the
